@@ -1,0 +1,102 @@
+/** Topics: named sets of event types that subscriptions attach to. */
+import { isReservedName } from '../domain/names.ts';
+import type { ApiKey, Page, PageRequest, Topic } from '../domain/types.ts';
+import { type FieldProblem, conflict, invalid, notFound } from '../errors.ts';
+import { appsVisibleTo, mayAccessApp } from './apps.ts';
+import type { CoreDeps } from './deps.ts';
+
+/** Who is looking: subscriber keys see only topics of no app or of apps they hold a permission of. */
+export type Viewer = Pick<ApiKey, 'role' | 'permissions'>;
+
+export interface TopicInput {
+  name: string;
+  description?: string | null;
+  eventTypes: string[];
+  appId?: string | null;
+}
+
+async function checkReferences(
+  deps: CoreDeps,
+  environmentId: string,
+  eventTypes: string[] | undefined,
+  appId: string | null | undefined,
+): Promise<void> {
+  const problems: FieldProblem[] = [];
+  if (eventTypes) {
+    const known = await deps.store.getEventTypes(environmentId, eventTypes);
+    eventTypes.forEach((name, i) => {
+      const found = known.get(name);
+      if (!found) problems.push({ path: `/eventTypes/${i}`, message: `unknown event type ${name}` });
+      else if (found.archivedAt !== null) problems.push({ path: `/eventTypes/${i}`, message: `event type ${name} is archived` });
+    });
+  }
+  if (appId && !(await deps.store.getApp(environmentId, appId))) {
+    problems.push({ path: '/appId', message: `unknown app ${appId}` });
+  }
+  if (problems.length > 0) throw invalid('the topic is not valid', problems);
+}
+
+export async function createTopic(deps: CoreDeps, environmentId: string, input: TopicInput): Promise<Topic> {
+  if (isReservedName(input.name)) {
+    throw invalid('names starting with "herald." are reserved', [{ path: '/name', message: 'is reserved' }]);
+  }
+  await checkReferences(deps, environmentId, input.eventTypes, input.appId);
+  const now = deps.clock.now();
+  const topic: Topic = {
+    name: input.name,
+    description: input.description ?? null,
+    eventTypes: [...new Set(input.eventTypes)].sort(),
+    appId: input.appId ?? null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  if (!(await deps.store.insertTopic(environmentId, topic))) throw conflict(`topic ${input.name} already exists`);
+  return topic;
+}
+
+export async function listTopics(
+  deps: CoreDeps,
+  environmentId: string,
+  page: PageRequest,
+  viewer: Viewer,
+): Promise<Page<Topic>> {
+  if (viewer.role !== 'subscriber') return deps.store.listTopics(environmentId, page);
+  const appIds = await appsVisibleTo(deps, environmentId, viewer);
+  return deps.store.listTopics(environmentId, page, { appIds });
+}
+
+/** The topic, if it exists and the viewer may see it (else 404, as for another environment's). */
+export async function getTopic(deps: CoreDeps, environmentId: string, name: string, viewer?: Viewer): Promise<Topic> {
+  const topic = await deps.store.getTopic(environmentId, name);
+  if (!topic) throw notFound(`topic ${name}`);
+  if (viewer && viewer.role === 'subscriber' && topic.appId !== null) {
+    const app = await deps.store.getApp(environmentId, topic.appId);
+    if (!app || !mayAccessApp(viewer, app)) throw notFound(`topic ${name}`);
+  }
+  return topic;
+}
+
+export async function updateTopic(
+  deps: CoreDeps,
+  environmentId: string,
+  name: string,
+  patch: { description?: string | null; eventTypes?: string[]; appId?: string | null },
+): Promise<Topic> {
+  const current = await getTopic(deps, environmentId, name);
+  await checkReferences(deps, environmentId, patch.eventTypes, patch.appId);
+  const updated: Topic = {
+    ...current,
+    description: patch.description === undefined ? current.description : patch.description,
+    eventTypes: patch.eventTypes ? [...new Set(patch.eventTypes)].sort() : current.eventTypes,
+    appId: patch.appId === undefined ? current.appId : patch.appId,
+    updatedAt: deps.clock.now(),
+  };
+  await deps.store.updateTopic(environmentId, updated);
+  return updated;
+}
+
+export async function deleteTopic(deps: CoreDeps, environmentId: string, name: string): Promise<void> {
+  const outcome = await deps.store.deleteTopic(environmentId, name);
+  if (outcome === 'not_found') throw notFound(`topic ${name}`);
+  if (outcome === 'in_use') throw conflict(`topic ${name} has subscriptions; delete them first`);
+}

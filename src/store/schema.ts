@@ -1,0 +1,117 @@
+/** Row shapes of the tables, as Kysely sees them. Same columns on both dialects (see migrations/). */
+import type { Generated } from 'kysely';
+
+export interface EnvironmentsTable {
+  id: string;
+  name: string;
+  monthly_event_quota: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ApiKeysTable {
+  environment_id: string;
+  id: string;
+  name: string;
+  role: string;
+  permissions: string;
+  secret_hash: Buffer;
+  created_at: number;
+}
+
+export interface CategoriesTable {
+  environment_id: string;
+  name: string;
+  description: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EventTypesTable {
+  environment_id: string;
+  name: string;
+  description: string | null;
+  category: string | null;
+  schema_json: string | null;
+  example_json: string | null;
+  schema_version: number;
+  archived_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AppsTable {
+  environment_id: string;
+  id: string;
+  name: string;
+  permissions: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TopicsTable {
+  environment_id: string;
+  name: string;
+  description: string | null;
+  app_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TopicEventTypesTable {
+  environment_id: string;
+  topic: string;
+  event_type: string;
+}
+
+export interface EventsTable {
+  environment_id: string;
+  id: string;
+  type: string;
+  source: string | null;
+  subject: string | null;
+  time: number;
+  data_json: string;
+  context_json: string;
+  topic: string | null;
+  deliver_at: number;
+  cancelled_at: number | null;
+  created_at: number;
+}
+
+export interface MonthlyUsageTable {
+  environment_id: string;
+  month: string;
+  published: number;
+}
+
+export interface MigrationsTable {
+  version: number;
+  name: string;
+  applied_at: Generated<number>;
+}
+
+export interface Database {
+  environments: EnvironmentsTable;
+  api_keys: ApiKeysTable;
+  categories: CategoriesTable;
+  event_types: EventTypesTable;
+  apps: AppsTable;
+  topics: TopicsTable;
+  topic_event_types: TopicEventTypesTable;
+  events: EventsTable;
+  monthly_usage: MonthlyUsageTable;
+  herald_migrations: MigrationsTable;
+}
+
+/** Every table that holds one environment's data; deleting an environment empties each. */
+export const ENVIRONMENT_TABLES = [
+  'api_keys',
+  'categories',
+  'event_types',
+  'apps',
+  'topics',
+  'topic_event_types',
+  'events',
+  'monthly_usage',
+] as const satisfies readonly (keyof Database)[];

@@ -1,0 +1,53 @@
+/** Embedded SQLite (better-sqlite3, WAL): the default store. One process owns the database. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { KyselyStore } from '../kysely-store.ts';
+import { loadMigrations } from '../migrations.ts';
+import type { Database } from '../schema.ts';
+
+export class SqliteStore extends KyselyStore {
+  readonly dialect = 'sqlite' as const;
+
+  private constructor(private readonly raw: BetterSqlite3.Database) {
+    super(new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) }));
+  }
+
+  /** Opens (creating if needed) the database file at `path`. */
+  static open(path: string): SqliteStore {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const raw = new BetterSqlite3(path);
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = NORMAL');
+    raw.pragma('busy_timeout = 5000');
+    raw.pragma('foreign_keys = ON');
+    return new SqliteStore(raw);
+  }
+
+  async migrate(): Promise<void> {
+    this.raw.exec(
+      'CREATE TABLE IF NOT EXISTS herald_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const isApplied = this.raw.prepare('SELECT 1 FROM herald_migrations WHERE version = ?');
+    const record = this.raw.prepare('INSERT INTO herald_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    for (const migration of loadMigrations('sqlite')) {
+      // IMMEDIATE takes the write lock first, so a second process migrating waits, then skips.
+      this.raw
+        .transaction(() => {
+          if (isApplied.get(migration.version)) return;
+          this.raw.exec(migration.sql);
+          record.run(migration.version, migration.name, Date.now());
+        })
+        .immediate();
+    }
+  }
+
+  protected async lockForBootstrap(): Promise<void> {
+    // Kysely runs SQLite transactions one at a time on the single connection: nothing to lock.
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

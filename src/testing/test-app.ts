@@ -1,0 +1,137 @@
+/**
+ * Test-only: the HTTP API in-process (app.inject) over a real store, once per dialect.
+ * `api.call(...)` sends a request as a given key; `api.environment()` makes a fresh environment
+ * with an admin key, so tests stay independent inside one database.
+ */
+import { after, before, describe } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { ManualClock } from '../clock.ts';
+import type { CoreDeps } from '../core/deps.ts';
+import { createEnvironment } from '../core/environments.ts';
+import { buildApp } from '../http/app.ts';
+import type { Dialect } from '../store/store.ts';
+import { DIALECTS, type TestStore, makeTestStore } from './test-store.ts';
+
+export const ROOT_TOKEN = 'test-root-token';
+
+export interface Caller {
+  environmentId: string;
+  key: string;
+}
+
+export interface CallOptions {
+  as?: Caller | null;
+  body?: unknown;
+  /** Raw payload instead of JSON `body`. */
+  payload?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON came back.
+  body: any;
+}
+
+export interface TestApi {
+  app: FastifyInstance;
+  deps: CoreDeps;
+  clock: ManualClock;
+  dialect: Dialect;
+  call(method: string, url: string, options?: CallOptions): Promise<Answer>;
+  /** A new environment and its admin key. */
+  environment(name?: string, monthlyEventQuota?: number | null): Promise<Caller>;
+  /** A key of `role` in the caller's environment. */
+  key(admin: Caller, role: 'admin' | 'publisher' | 'subscriber', permissions?: string[]): Promise<Caller>;
+}
+
+/** 2026-03-15T12:00:00Z: mid-month, so quota tests can step across month ends. */
+export const TEST_EPOCH = Date.UTC(2026, 2, 15, 12, 0, 0);
+
+export interface ApiOptions {
+  maxEventDataBytes?: number;
+  maxEventsPerPublish?: number;
+  maxBodyBytes?: number;
+  defaultMonthlyEventQuota?: number | null;
+}
+
+async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptions): Promise<TestApi> {
+  const clock = new ManualClock(TEST_EPOCH);
+  const deps: CoreDeps = {
+    store: testStore.store,
+    clock,
+    limits: {
+      maxEventDataBytes: options.maxEventDataBytes ?? 256 * 1024,
+      maxEventsPerPublish: options.maxEventsPerPublish ?? 500,
+    },
+    defaultMonthlyEventQuota: options.defaultMonthlyEventQuota ?? null,
+  };
+  const app = await buildApp({
+    deps,
+    rootToken: ROOT_TOKEN,
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    logLevel: false,
+  });
+
+  const call: TestApi['call'] = async (method, url, opts = {}) => {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.as) {
+      headers['x-environment-id'] = opts.as.environmentId;
+      headers['x-auth-token'] = opts.as.key;
+    }
+    let payload: string | Buffer | undefined = opts.payload;
+    if (opts.body !== undefined) {
+      payload = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await app.inject({
+      method: method as 'GET',
+      url,
+      headers,
+      ...(payload !== undefined ? { payload } : {}),
+    });
+    let body: unknown = response.body;
+    if (/json/.test(String(response.headers['content-type'] ?? ''))) body = response.json();
+    return { status: response.statusCode, headers: response.headers, body };
+  };
+
+  return {
+    app,
+    deps,
+    clock,
+    dialect,
+    call,
+    environment: async (name = 'test', monthlyEventQuota = null) => {
+      const created = await createEnvironment(deps, { name, monthlyEventQuota });
+      return { environmentId: created.environment.id, key: created.adminKey };
+    },
+    key: async (admin, role, permissions = []) => {
+      const answer = await call('POST', '/v1/api-keys', { as: admin, body: { name: role, role, permissions } });
+      if (answer.status !== 201) throw new Error(`could not create key: ${JSON.stringify(answer.body)}`);
+      return { environmentId: admin.environmentId, key: answer.body.key as string };
+    },
+  };
+}
+
+/** Runs `suite` once per dialect, each with a fresh database and app. */
+export function describeApi(title: string, suite: (get: () => TestApi) => void, options: ApiOptions = {}): void {
+  for (const dialect of DIALECTS) {
+    describe(`${title} [${dialect}]`, () => {
+      let testStore: TestStore | undefined;
+      let api: TestApi | undefined;
+      before(async () => {
+        testStore = await makeTestStore(dialect);
+        api = await makeApi(dialect, testStore, options);
+      });
+      after(async () => {
+        await api?.app.close();
+        await testStore?.cleanup();
+      });
+      suite(() => {
+        if (!api) throw new Error('api not ready');
+        return api;
+      });
+    });
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Test-only: real stores on both dialects. SQLite gets a temp file; PostgreSQL a fresh database on
+ * the local server (HERALD_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres),
+ * dropped afterwards.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe } from 'node:test';
+import pg from 'pg';
+import { openStore } from '../store/open-store.ts';
+import type { Dialect, Store } from '../store/store.ts';
+
+export const DIALECTS: readonly Dialect[] = ['sqlite', 'postgres'];
+
+const ADMIN_URL = process.env.HERALD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface TestDatabase {
+  /** A HERALD_DATABASE_URL for this database (to start real processes against it). */
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** Creates an empty database of the dialect; nothing is migrated yet. */
+export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
+    return { url: `sqlite:${join(dir, 'herald.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const name = `herald_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: ADMIN_URL });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+export interface TestStore {
+  store: Store;
+  url: string;
+  cleanup(): Promise<void>;
+}
+
+/** A migrated store on a fresh database. */
+export async function makeTestStore(dialect: Dialect): Promise<TestStore> {
+  const database = await createTestDatabase(dialect);
+  const store = openStore(database.url);
+  await store.migrate();
+  return {
+    store,
+    url: database.url,
+    cleanup: async () => {
+      await store.close();
+      await database.drop();
+    },
+  };
+}
+
+/**
+ * Runs `suite` once per dialect, each inside its own `describe` with a fresh migrated store.
+ * `get()` returns the store once `before` has run.
+ */
+export function describeEachDialect(title: string, suite: (get: () => Store, dialect: Dialect) => void): void {
+  for (const dialect of DIALECTS) {
+    describe(`${title} [${dialect}]`, () => {
+      let current: TestStore | undefined;
+      before(async () => {
+        current = await makeTestStore(dialect);
+      });
+      after(async () => {
+        await current?.cleanup();
+      });
+      suite(() => {
+        if (!current) throw new Error('store not ready');
+        return current.store;
+      }, dialect);
+    });
+  }
+}
