@@ -11,6 +11,7 @@ import type { CoreDeps } from '../core/deps.ts';
 import { HeraldError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { makeAuthHook } from './auth.ts';
+import { useJsonBodyParser } from './json-body.ts';
 import { handleError, sendProblem } from './problem.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { appRoutes } from './routes/apps.ts';
@@ -64,6 +65,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'body' ? bodyAjv.compile(schema) : textAjv.compile(schema),
   );
+  useJsonBodyParser(app);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, new HeraldError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),

@@ -93,7 +93,7 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
     });
     let body: unknown = response.body;
     if (/json/.test(String(response.headers['content-type'] ?? ''))) body = response.json();
-    return { status: response.statusCode, headers: response.headers, body };
+    return { status: response.statusCode, headers: response.headers as Answer['headers'], body };
   };
 
   return {
