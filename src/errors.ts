@@ -9,13 +9,11 @@ export const ERROR_CATALOGUE = {
   unauthorized: { status: 401, title: 'Missing or unknown credentials' },
   forbidden: { status: 403, title: 'The key lacks the role or permission for this call' },
   not_found: { status: 404, title: 'No such resource' },
-  method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },
   version_conflict: { status: 409, title: 'The resource has changed since the given version' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'The request body must be application/json' },
   quota_exceeded: { status: 429, title: 'The monthly event quota is exhausted' },
-  rate_limited: { status: 429, title: 'Too many requests' },
   internal: { status: 500, title: 'Internal server error' },
   unavailable: { status: 503, title: 'Service unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;

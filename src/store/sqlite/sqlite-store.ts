@@ -2,16 +2,44 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+} from 'kysely';
 import { KyselyStore } from '../kysely-store.ts';
 import { loadMigrations } from '../migrations.ts';
 import type { Database } from '../schema.ts';
+
+/**
+ * Transactions BEGIN IMMEDIATE: they take the write lock up front, so two processes on one file
+ * (say `herald migrate` beside a server) wait on busy_timeout instead of failing with SQLITE_BUSY
+ * when both try to upgrade a read lock.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
+}
 
 export class SqliteStore extends KyselyStore {
   readonly dialect = 'sqlite' as const;
 
   private constructor(private readonly raw: BetterSqlite3.Database) {
-    super(new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) }));
+    super(new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: raw }) }));
   }
 
   /** Opens (creating if needed) the database file at `path`. */
