@@ -1,13 +1,15 @@
-/** The `herald` command: serve, migrate, env create, key create. */
-import { Command, InvalidArgumentError } from 'commander';
+/** The `herald` command: serve, migrate, env create, key create, listen. */
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config.ts';
 import { createEnvironment } from '../core/environments.ts';
 import { createApiKey } from '../core/keys.ts';
+import { isValidSigningSecret } from '../delivery/sign.ts';
 import { ROLES, type Role } from '../domain/types.ts';
-import { coreDepsFor, serve } from '../main.ts';
+import { type Role as ServeRole, SERVE_ROLES, coreDepsFor, serve } from '../main.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
 import { VERSION } from '../version.ts';
+import { startListener } from './listen.ts';
 
 function fail(message: string): never {
   process.stderr.write(`herald: ${message}\n`);
@@ -38,9 +40,12 @@ const program = new Command('herald').version(VERSION).description('Herald: webh
 
 program
   .command('serve')
-  .description('run the HTTP API (migrations are applied first)')
-  .action(async () => {
-    const running = await serve(config());
+  .description('run Herald (migrations are applied first)')
+  .addOption(
+    new Option('--role <role>', 'api: the HTTP API; worker: delivery; all: both').choices(SERVE_ROLES).default('all'),
+  )
+  .action(async (options: { role: ServeRole }) => {
+    const running = await serve(config(), options.role);
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
@@ -103,6 +108,32 @@ key
       });
     });
     process.stdout.write(`HERALD_KEY_ID=${created.key.id}\nHERALD_API_KEY=${created.token}\n`);
+  });
+
+program
+  .command('listen')
+  .description('run a local webhook receiver that verifies signatures and prints each delivery')
+  .requiredOption('--port <n>', 'port to listen on (0 = any free port)', (value) => {
+    if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port, 0..65535');
+    return Number(value);
+  })
+  .requiredOption('--secret <whsec>', "the subscription's signing secret (whsec_…)", (value) => {
+    if (!isValidSigningSecret(value)) throw new InvalidArgumentError('expected whsec_ + base64 of 24..64 bytes');
+    return value;
+  })
+  .option('--status <code>', 'status to answer correctly signed requests with', (value) => {
+    if (!/^\d{3}$/.test(value) || Number(value) < 200 || Number(value) > 599) {
+      throw new InvalidArgumentError('expected an HTTP status, 200..599');
+    }
+    return Number(value);
+  }, 204)
+  .option('--host <address>', 'address to bind', '127.0.0.1')
+  .action(async (options: { port: number; secret: string; status: number; host: string }) => {
+    const listener = await startListener({ ...options, print: (line) => process.stdout.write(`${line}\n`) });
+    process.stderr.write(`herald: listening on http://${options.host}:${listener.port}/ (Ctrl-C to stop)\n`);
+    const stop = () => void listener.close().then(() => process.exit(0));
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => fail((error as Error).message));

@@ -4,6 +4,7 @@ import { notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { CoreDeps } from './deps.ts';
 import { issueKey } from './keys.ts';
+import { ensureOperationalTopic } from './operational.ts';
 
 export interface CreatedEnvironment {
   environment: Environment;
@@ -30,6 +31,7 @@ export async function createEnvironment(
 ): Promise<CreatedEnvironment> {
   const { environment, key } = newEnvironment(deps, input.name, input.monthlyEventQuota);
   await deps.store.insertEnvironment(environment, key.stored);
+  await ensureOperationalTopic(deps, environment.id);
   return { environment, adminKey: key.token };
 }
 
@@ -37,7 +39,9 @@ export async function createEnvironment(
 export async function bootstrapDefaultEnvironment(deps: CoreDeps): Promise<CreatedEnvironment | null> {
   const { environment, key } = newEnvironment(deps, 'default', undefined);
   const created = await deps.store.bootstrapFirstEnvironment(environment, key.stored);
-  return created ? { environment, adminKey: key.token } : null;
+  if (!created) return null;
+  await ensureOperationalTopic(deps, environment.id);
+  return { environment, adminKey: key.token };
 }
 
 export const listEnvironments = (deps: CoreDeps, page: PageRequest): Promise<Page<Environment>> =>

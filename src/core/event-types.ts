@@ -11,6 +11,7 @@ export interface EventTypeInput {
   description?: string | null;
   category?: string | null;
   schema?: JsonObject | null;
+  /** null means "no example", as for the other nullable fields (and as the API shows it). */
   example?: JsonValue;
 }
 
@@ -18,10 +19,14 @@ export interface EventTypePatch {
   description?: string | null;
   category?: string | null;
   schema?: JsonObject | null;
+  /** null clears the example. */
   example?: JsonValue;
   /** false restores an archived type. */
   archived?: boolean;
 }
+
+/** The API shows a missing example as null, so null is taken as "no example" (never validated). */
+const exampleOf = (value: JsonValue | undefined): JsonValue | undefined => (value === null ? undefined : value);
 
 /** The cache key of a type's compiled schema: changes with every schema version. */
 export const schemaCacheKey = (environmentId: string, t: EventType): string =>
@@ -59,7 +64,7 @@ export async function createEventType(deps: CoreDeps, environmentId: string, inp
     description: input.description ?? null,
     category: input.category ?? null,
     schema: input.schema ?? null,
-    example: input.example,
+    example: exampleOf(input.example),
     schemaVersion: 1,
     archivedAt: null,
     createdAt: now,
@@ -100,7 +105,7 @@ export async function updateEventType(
     description: patch.description === undefined ? current.description : patch.description,
     category: patch.category === undefined ? current.category : patch.category,
     schema,
-    example: 'example' in patch ? patch.example : current.example,
+    example: 'example' in patch ? exampleOf(patch.example) : current.example,
     schemaVersion: schemaChanged ? current.schemaVersion + 1 : current.schemaVersion,
     archivedAt: patch.archived === undefined ? current.archivedAt : patch.archived ? (current.archivedAt ?? now) : null,
     updatedAt: now,

@@ -4,11 +4,20 @@
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { DRAFT_2020_12 } from '../domain/schema-inference.ts';
 import type { JsonObject, JsonValue } from '../domain/types.ts';
 import type { FieldProblem } from '../errors.ts';
 
 // addUsedSchema: false keeps one environment's `$id`s out of another's way in the shared instance.
-const ajv = new Ajv2020({ strict: false, allErrors: true, addUsedSchema: false, validateFormats: true });
+// ownProperties: a property named "toString" or "constructor" is only checked when the payload
+// has it, never against what every object inherits.
+const ajv = new Ajv2020({
+  strict: false,
+  allErrors: true,
+  addUsedSchema: false,
+  validateFormats: true,
+  ownProperties: true,
+});
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
 
 const CACHE_LIMIT = 2000;
@@ -19,6 +28,11 @@ export function checkSchema(schema: JsonValue, path: string): FieldProblem[] {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     if (typeof schema === 'boolean') return [];
     return [{ path, message: 'must be a JSON Schema object' }];
+  }
+  // ajv throws (an internal error) on a `$schema` it has no meta-schema for: say so instead.
+  const declared = schema.$schema;
+  if (declared !== undefined && declared !== DRAFT_2020_12 && declared !== `${DRAFT_2020_12}#`) {
+    return [{ path: `${path}/$schema`, message: `must be ${DRAFT_2020_12} (only draft 2020-12 is supported)` }];
   }
   const metaValid = ajv.validateSchema(schema) as boolean;
   if (!metaValid) return problemsOf(ajv.errors ?? [], path);

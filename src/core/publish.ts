@@ -2,7 +2,7 @@
  * Publishing: validate a whole batch, then store it in one transaction (SPEC §4 Publishing).
  * A batch with any problem stores nothing and lists every problem by `/events/<index>/…` path.
  */
-import { deliveryStartsAt } from '../domain/event.ts';
+import { deliveryStartsAt, isRfc3339Instant } from '../domain/event.ts';
 import { monthOf, startOfNextMonth } from '../domain/month.ts';
 import type { EventType, JsonValue, StoredEvent } from '../domain/types.ts';
 import { type FieldProblem, HeraldError, invalid } from '../errors.ts';
@@ -11,6 +11,7 @@ import type { CoreDeps } from './deps.ts';
 import { getEnvironment } from './environments.ts';
 import { schemaCacheKey } from './event-types.ts';
 import { validateAgainst } from './json-schemas.ts';
+import { planDeliveries } from './fanout.ts';
 import { getTopic } from './topics.ts';
 
 export interface EventInput {
@@ -37,6 +38,7 @@ export type PublishTarget = { topic: string } | { allTopics: true };
 
 function checkEvent(
   deps: CoreDeps,
+  now: number,
   environmentId: string,
   input: EventInput,
   path: string,
@@ -55,17 +57,34 @@ function checkEvent(
     const key = schemaCacheKey(environmentId, eventType);
     problems.push(...validateAgainst(key, eventType.schema, input.data ?? null, `${path}/data`));
   }
-  if (input.time !== undefined && Number.isNaN(Date.parse(input.time))) {
-    problems.push({ path: `${path}/time`, message: 'must be an RFC 3339 date-time' });
+  // Date.parse is NaN for a leap second; offsets can push an instant outside years 0000-9999.
+  if (input.time !== undefined && !isRfc3339Instant(Date.parse(input.time))) {
+    problems.push({ path: `${path}/time`, message: 'must be an RFC 3339 date-time between years 0000 and 9999 (UTC)' });
+  }
+  if (!isRfc3339Instant(deliveryStartsAt(now, input.timestamp, input.delay))) {
+    problems.push({ path: `${path}/delay`, message: 'timestamp + delay must fall before the year 10000' });
+  }
+  // PostgreSQL text cannot hold U+0000 (`data` is safe: JSON.stringify escapes it).
+  for (const field of ['source', 'subject'] as const) {
+    if (input[field]?.includes('\u0000')) problems.push({ path: `${path}/${field}`, message: 'must not contain U+0000' });
   }
   return { problems, dataJson };
 }
 
+/** The index of the event a `/events/<index>/…` problem is about. */
+const eventIndexOf = (problem: FieldProblem): number => Number(/^\/events\/(\d+)/.exec(problem.path)?.[1] ?? -1);
+
+/**
+ * `flawed`: problems the caller already found in the shape of single events (each path under
+ * `/events/<index>`). Those events are not read further, and their problems are listed with the
+ * core's own, so one answer names every problem of the batch.
+ */
 export async function publish(
   deps: CoreDeps,
   environmentId: string,
   target: PublishTarget,
   inputs: readonly EventInput[],
+  flawed: readonly FieldProblem[] = [],
 ): Promise<PublishResult> {
   if (inputs.length > deps.limits.maxEventsPerPublish) {
     throw invalid(`at most ${deps.limits.maxEventsPerPublish} events per publish call`, [
@@ -73,40 +92,61 @@ export async function publish(
     ]);
   }
   const topic = 'topic' in target ? await getTopic(deps, environmentId, target.topic) : null;
-  const types = inputs.map((e) => e.type);
+  const problemsAt: FieldProblem[][] = inputs.map(() => []);
+  for (const problem of flawed) {
+    const at = problemsAt[eventIndexOf(problem)];
+    if (!at) throw invalid('the request body is not valid', [...flawed]);
+    at.push(problem);
+  }
+  const wellFormed = (index: number) => problemsAt[index]?.length === 0;
+  const types = inputs.filter((_, i) => wellFormed(i)).map((e) => e.type);
   const [known, routes] = await Promise.all([
     deps.store.getEventTypes(environmentId, types),
     topic ? Promise.resolve(null) : deps.store.topicsContaining(environmentId, types),
   ]);
 
   const now = deps.clock.now();
-  const problems: FieldProblem[] = [];
-  const events: StoredEvent[] = inputs.map((input, index) => {
+  const dataJsons = inputs.map((input, index) => {
+    if (!wellFormed(index)) return '';
     const routable = topic ? topic.eventTypes.includes(input.type) : (routes?.get(input.type)?.length ?? 0) > 0;
     const routeProblem = topic
       ? `event type ${input.type} is not in topic ${topic.name}`
       : `event type ${input.type} is in no topic`;
-    const checked = checkEvent(deps, environmentId, input, `/events/${index}`, known.get(input.type), routable, routeProblem);
-    problems.push(...checked.problems);
-    return {
-      id: input.id ?? newId('evt', now),
-      type: input.type,
-      source: input.source ?? null,
-      subject: input.subject ?? null,
-      time: input.time !== undefined ? Date.parse(input.time) : now,
-      dataJson: checked.dataJson,
-      context: input.context ?? [],
-      topic: topic?.name ?? null,
-      deliverAt: deliveryStartsAt(now, input.timestamp, input.delay),
-      cancelledAt: null,
-      createdAt: now,
-    };
+    const type = known.get(input.type);
+    const checked = checkEvent(deps, now, environmentId, input, `/events/${index}`, type, routable, routeProblem);
+    problemsAt[index]?.push(...checked.problems);
+    return checked.dataJson;
   });
+  const problems = problemsAt.flat();
   if (problems.length > 0) throw invalid(`${problems.length} problem(s) in the batch; nothing was stored`, problems);
 
-  const environment = await getEnvironment(deps, environmentId);
+  const events: StoredEvent[] = inputs.map((input, index) => ({
+    id: input.id ?? newId('evt', now),
+    type: input.type,
+    source: input.source ?? null,
+    subject: input.subject ?? null,
+    time: input.time !== undefined ? Date.parse(input.time) : now,
+    dataJson: dataJsons[index] as string,
+    context: input.context ?? [],
+    topic: topic?.name ?? null,
+    deliverAt: deliveryStartsAt(now, input.timestamp, input.delay),
+    cancelledAt: null,
+    createdAt: now,
+  }));
+
+  const topicsOf = (event: StoredEvent): readonly string[] => (topic ? [topic.name] : (routes?.get(event.type) ?? []));
+  const [environment, targets] = await Promise.all([
+    getEnvironment(deps, environmentId),
+    deps.store.fanoutTargets(environmentId, topic ? [topic.name] : [...new Set([...(routes?.values() ?? [])].flat())]),
+  ]);
+  const deliveries = planDeliveries(events, topicsOf, targets, now);
   const month = monthOf(now);
-  const outcome = await deps.store.acceptEvents(environmentId, events, { month, limit: environment.monthlyEventQuota });
+  const outcome = await deps.store.acceptEvents(
+    environmentId,
+    events,
+    { month, limit: environment.monthlyEventQuota },
+    deliveries,
+  );
   if (outcome.kind === 'quota_exceeded') {
     const retryAfter = Math.max(1, Math.ceil((startOfNextMonth(now) - now) / 1000));
     throw new HeraldError(
@@ -116,7 +156,12 @@ export async function publish(
       retryAfter,
     );
   }
+  if (outcome.deliveries.some((n) => n > 0)) deps.delivery.wakeup.notify();
   return {
-    events: events.map((e, i) => ({ id: e.id, status: outcome.statuses[i] ?? 'duplicate', deliveries: 0 })),
+    events: events.map((e, i) => ({
+      id: e.id,
+      status: outcome.statuses[i] ?? 'duplicate',
+      deliveries: outcome.deliveries[i] ?? 0,
+    })),
   };
 }

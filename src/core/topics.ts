@@ -76,6 +76,9 @@ export async function getTopic(deps: CoreDeps, environmentId: string, name: stri
   return topic;
 }
 
+/** Reserved names belong to built-in topics (`herald.operational`), which Herald alone maintains. */
+const builtIn = (name: string) => invalid(`topic ${name} is built in: it cannot be changed or deleted`);
+
 export async function updateTopic(
   deps: CoreDeps,
   environmentId: string,
@@ -83,6 +86,7 @@ export async function updateTopic(
   patch: { description?: string | null; eventTypes?: string[]; appId?: string | null },
 ): Promise<Topic> {
   const current = await getTopic(deps, environmentId, name);
+  if (isReservedName(name)) throw builtIn(name);
   await checkReferences(deps, environmentId, patch.eventTypes, patch.appId);
   const updated: Topic = {
     ...current,
@@ -91,11 +95,15 @@ export async function updateTopic(
     appId: patch.appId === undefined ? current.appId : patch.appId,
     updatedAt: deps.clock.now(),
   };
-  await deps.store.updateTopic(environmentId, updated);
+  if (!(await deps.store.updateTopic(environmentId, updated))) throw notFound(`topic ${name}`);
   return updated;
 }
 
 export async function deleteTopic(deps: CoreDeps, environmentId: string, name: string): Promise<void> {
+  if (isReservedName(name)) {
+    await getTopic(deps, environmentId, name);
+    throw builtIn(name);
+  }
   const outcome = await deps.store.deleteTopic(environmentId, name);
   if (outcome === 'not_found') throw notFound(`topic ${name}`);
   if (outcome === 'in_use') throw conflict(`topic ${name} has subscriptions; delete them first`);

@@ -14,6 +14,13 @@ export function deliveryStartsAt(now: number, timestamp: number | undefined, del
   return base + Math.round((delaySeconds ?? 0) * 1000);
 }
 
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the instants RFC 3339 can write. */
+export const EARLIEST_INSTANT = -62_167_219_200_000;
+export const LATEST_INSTANT = 253_402_300_799_999;
+
+/** Whether `ms` can be shown as an RFC 3339 date-time (outside, toISOString writes `+010000-…`). */
+export const isRfc3339Instant = (ms: number): boolean => ms >= EARLIEST_INSTANT && ms <= LATEST_INSTANT;
+
 /** The CloudEvents `source` when the publisher gives none. */
 export function defaultSource(environmentId: string, topic: string): string {
   return `/environments/${environmentId}/topics/${topic}`;

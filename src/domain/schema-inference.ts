@@ -4,13 +4,16 @@
  * (an object key is required only when every item has it); strings get a `format` when the
  * sample is unmistakably a date-time, date, email, uri or uuid.
  */
+import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { JsonObject, JsonValue } from './types.ts';
 
 export const DRAFT_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
 
 type Schema = { [key: string]: JsonValue };
 
-// Formats as ajv-formats ("full" mode) checks them, so the sample always validates.
+// A string gets a format when it looks unmistakably like one (these patterns) AND ajv-formats'
+// own "full" check accepts it (calendar days, leap seconds, URI syntax), so the sample always
+// validates against the schema inferred from it.
 const FORMATS: [string, RegExp][] = [
   ['date-time', /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):?[0-5]\d)$/],
   ['date', /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/],
@@ -19,8 +22,17 @@ const FORMATS: [string, RegExp][] = [
   ['uri', /^[a-z][a-z0-9+.-]*:\/\/[^\s/?#]+[^\s]*$/i],
 ];
 
+function ajvAccepts(format: string, value: string): boolean {
+  const definition = (fullFormats as Record<string, unknown>)[format];
+  const check =
+    typeof definition === 'object' && definition !== null && 'validate' in definition ? definition.validate : definition;
+  if (check instanceof RegExp) return check.test(value);
+  if (typeof check === 'function') return (check as (s: string) => boolean)(value) === true;
+  return false;
+}
+
 function formatOf(value: string): string | undefined {
-  return FORMATS.find(([, pattern]) => pattern.test(value))?.[0];
+  return FORMATS.find(([format, pattern]) => pattern.test(value) && ajvAccepts(format, value))?.[0];
 }
 
 function inferValue(value: JsonValue): Schema {
@@ -59,8 +71,9 @@ function merge(a: Schema, b: Schema): Schema {
     const pb = b.properties as Schema;
     const properties: Schema = {};
     for (const key of new Set([...Object.keys(pa), ...Object.keys(pb)])) {
-      const left = pa[key] as Schema | undefined;
-      const right = pb[key] as Schema | undefined;
+      // Own properties only: a key such as "toString" or "constructor" must not find Object's.
+      const left = Object.hasOwn(pa, key) ? (pa[key] as Schema) : undefined;
+      const right = Object.hasOwn(pb, key) ? (pb[key] as Schema) : undefined;
       properties[key] = left && right ? merge(left, right) : ((left ?? right) as Schema);
     }
     const requiredB = new Set(b.required as string[]);

@@ -120,3 +120,79 @@ export interface PageRequest {
   limit: number;
   after: PageKey | null;
 }
+
+// ── delivery ──────────────────────────────────────────────────────────────────
+/*
+ * - Subscription: a webhook on a topic: which events, URL, headers, secrets, retry and timeout policy.
+ * - Delivery: one event on its way to one subscription; the deliveries table is the queue.
+ * - Attempt: one HTTP request of a delivery; append-only.
+ */
+
+export type SubscriptionFormat = 'cloudevents' | 'data';
+export type SubscriptionStatus = 'enabled' | 'disabled';
+export type DisabledReason = 'manual' | 'failures' | 'gone';
+
+export interface Subscription {
+  id: string;
+  topic: string;
+  name: string;
+  description: string | null;
+  customId: string | null;
+  metadata: Record<string, string>;
+  /** Event type names of the topic, or `*`. */
+  events: string[];
+  url: string;
+  format: SubscriptionFormat;
+  headers: Record<string, string>;
+  secretHeaderName: string | null;
+  secretHeaderValue: string | null;
+  maxRetries: number;
+  timeoutMs: number;
+  failureEmail: string | null;
+  language: string;
+  status: SubscriptionStatus;
+  disabledReason: DisabledReason | null;
+  disableAfterFailures: number;
+  /** Exhausted deliveries in a row; a success resets it. */
+  consecutiveFailures: number;
+  /** `whsec_…`, in clear here; the store may hold it encrypted. */
+  signingSecret: string;
+  /** The secret before the last rotation; it keeps signing until `previousSecretExpiresAt`. */
+  previousSigningSecret: string | null;
+  previousSecretExpiresAt: number | null;
+  version: number;
+  /** When the last failure email went out (one per hour at most). */
+  lastEmailAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type DeliveryStatus = 'scheduled' | 'pending' | 'delivering' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface Delivery {
+  id: string;
+  eventId: string;
+  subscriptionId: string;
+  topic: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastAttemptAt: number | null;
+  createdAt: number;
+}
+
+export type AttemptErrorKind = 'timeout' | 'dns' | 'refused' | 'tls' | 'network' | 'blocked_url' | 'transform' | 'http_status';
+
+export interface Attempt {
+  id: string;
+  deliveryId: string;
+  subscriptionId: string;
+  number: number;
+  startedAt: number;
+  durationMs: number;
+  requestHeaders: Record<string, string>;
+  responseStatus: number | null;
+  responseBody: string | null;
+  error: { kind: AttemptErrorKind; message: string } | null;
+  outcome: 'succeeded' | 'failed';
+}

@@ -21,6 +21,8 @@ import { eventTypeRoutes } from './routes/event-types.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { publishRoutes } from './routes/publish.ts';
+import { subscriptionRoutes } from './routes/subscriptions.ts';
+import { deliveryRoutes } from './routes/deliveries.ts';
 import { topicRoutes } from './routes/topics.ts';
 
 export interface AppOptions {
@@ -58,6 +60,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         : { level: options.logLevel, redact: ['req.headers["x-auth-token"]', 'req.headers.authorization'] },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
     return503OnClosing: true,
+    // Router errors (a path parameter over maxParamLength, bad percent-encoding) skip the error
+    // handler unless routed here; they are problem+json like every other error.
+    frameworkErrors: handleError,
   });
 
   const bodyAjv = makeAjv(false);
@@ -103,6 +108,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     eventTypeRoutes,
     appRoutes,
     topicRoutes,
+    subscriptionRoutes,
+    deliveryRoutes,
     publishRoutes,
     eventRoutes,
   ]) {

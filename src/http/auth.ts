@@ -60,6 +60,10 @@ export function makeAuthHook(deps: CoreDeps, rootToken: string | null) {
 
     const environmentId = single(request.headers['x-environment-id']);
     const token = single(request.headers['x-auth-token']) ?? bearer(request);
+    // An id holding U+0000 names no environment (PostgreSQL cannot even compare it): unknown, like any other.
+    if (environmentId?.includes('\u0000')) {
+      throw new HeraldError('unauthorized', 'unknown API key for this environment');
+    }
     if (!environmentId || !token) {
       throw new HeraldError('unauthorized', 'send x-environment-id and x-auth-token (or Authorization: Bearer <key>)');
     }

@@ -1,5 +1,16 @@
 /** Domain → JSON as the API shows it: times as RFC 3339, stored JSON parsed back. */
-import type { ApiKey, App, Category, Environment, EventType, StoredEvent, Topic, Usage } from '../domain/types.ts';
+import type {
+  ApiKey,
+  App,
+  Attempt,
+  Category,
+  Delivery,
+  Environment,
+  EventType,
+  StoredEvent,
+  Topic,
+  Usage,
+} from '../domain/types.ts';
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
@@ -76,4 +87,86 @@ export const presentUsage = (u: Usage) => ({
   published: u.published,
   quota: u.quota,
   resetsAt: iso(u.resetsAt),
+});
+
+// ── subscriptions ─────────────────────────────────────────────────────────────
+// Types imported inline: this block is appended to the file, below its imports.
+type Subscription = import('../domain/types.ts').Subscription;
+type TestAttempt = import('../core/subscriptions.ts').TestAttempt;
+
+/** What a masked `secretHeaderValue` reads as. */
+export const MASKED_SECRET = '********';
+
+export interface SubscriptionView {
+  /** Show `secretHeaderValue` in clear (single-subscription answers to keys that manage it); else masked. */
+  revealSecretHeader: boolean;
+  /** Include `signingSecret` (the creation answer only; later, GET /v1/subscriptions/{id}/secret). */
+  withSigningSecret?: boolean;
+}
+
+/** A subscription (secrets in clear) as the API shows it; `enabled` is input only and reads back as `status`. */
+export const presentSubscription = (s: Subscription, view: SubscriptionView) => ({
+  id: s.id,
+  topic: s.topic,
+  name: s.name,
+  description: s.description,
+  customId: s.customId,
+  metadata: s.metadata,
+  events: s.events,
+  url: s.url,
+  format: s.format,
+  headers: s.headers,
+  secretHeaderName: s.secretHeaderName,
+  secretHeaderValue: s.secretHeaderValue === null ? null : view.revealSecretHeader ? s.secretHeaderValue : MASKED_SECRET,
+  maxRetries: s.maxRetries,
+  timeoutMs: s.timeoutMs,
+  failureEmail: s.failureEmail,
+  language: s.language,
+  status: s.status,
+  disabledReason: s.disabledReason,
+  disableAfterFailures: s.disableAfterFailures,
+  consecutiveFailures: s.consecutiveFailures,
+  version: s.version,
+  ...(view.withSigningSecret ? { signingSecret: s.signingSecret } : {}),
+  createdAt: iso(s.createdAt),
+  updatedAt: iso(s.updatedAt),
+});
+
+/** The attempt of a `test` send (never stored, so of no delivery). */
+export const presentTestAttempt = (a: TestAttempt) => ({
+  id: a.id,
+  deliveryId: null,
+  number: a.number,
+  startedAt: iso(a.startedAt),
+  durationMs: a.durationMs,
+  requestHeaders: a.requestHeaders,
+  responseStatus: a.responseStatus,
+  responseBody: a.responseBody,
+  error: a.error,
+  outcome: a.outcome,
+});
+
+export const presentDelivery = (d: Delivery) => ({
+  id: d.id,
+  eventId: d.eventId,
+  subscriptionId: d.subscriptionId,
+  topic: d.topic,
+  status: d.status,
+  attempts: d.attempts,
+  nextAttemptAt: isoOrNull(d.nextAttemptAt),
+  lastAttemptAt: isoOrNull(d.lastAttemptAt),
+  createdAt: iso(d.createdAt),
+});
+
+export const presentAttempt = (a: Attempt) => ({
+  id: a.id,
+  deliveryId: a.deliveryId,
+  number: a.number,
+  startedAt: iso(a.startedAt),
+  durationMs: a.durationMs,
+  requestHeaders: a.requestHeaders,
+  responseStatus: a.responseStatus,
+  responseBody: a.responseBody,
+  error: a.error,
+  outcome: a.outcome,
 });

@@ -62,6 +62,8 @@ const FASTIFY_CODES: Record<string, [ErrorCode, string]> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['validation_failed', 'the content-length does not match the body'],
   FST_ERR_CTP_EMPTY_JSON_BODY: ['invalid_json', 'the body is empty but the content-type says JSON'],
   FST_ERR_CTP_BODY_TOO_LARGE: ['payload_too_large', 'the request body is larger than the limit'],
+  FST_ERR_MAX_PARAM_LENGTH: ['validation_failed', 'a path parameter is too long'],
+  FST_ERR_BAD_URL: ['validation_failed', 'the URL is not valid (bad percent-encoding)'],
 };
 
 /** Maps any thrown error to a HeraldError, or null for an unexpected (internal) one. */

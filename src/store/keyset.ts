@@ -17,9 +17,16 @@ export interface KeyOrder {
 type AnyQuery = SelectQueryBuilder<any, any, any>;
 
 function checkedAfter(after: PageKey, order: KeyOrder): PageKey {
+  // Number keys are integer columns (ms): a fraction or an out-of-range number would fail the query
+  // on PostgreSQL. String keys are ids and names, which never hold U+0000 (nor may PostgreSQL text).
   const fits =
-    after.length === order.columns.length && order.columns.every((c, i) => typeof after[i] === c.type);
-  if (!fits) throw invalid('cursor is not valid for this list', [{ path: '/cursor', message: 'unknown cursor' }]);
+    after.length === order.columns.length &&
+    order.columns.every((c, i) => {
+      const part = after[i];
+      if (typeof part !== c.type) return false;
+      return typeof part === 'number' ? Number.isSafeInteger(part) : !String(part).includes('\u0000');
+    });
+  if (!fits) throw invalid('cursor is not valid for this list', [{ path: 'querystring:/cursor', message: 'unknown cursor' }]);
   return after;
 }
 

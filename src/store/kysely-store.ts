@@ -15,8 +15,11 @@ import type {
   StoredEvent,
   Topic,
 } from '../domain/types.ts';
+import { invalid } from '../errors.ts';
 import { BY_ID, BY_NAME, NEWEST_FIRST, pageQuery, toPage } from './keyset.ts';
 import * as rows from './rows.ts';
+import { newDeliveryToRow } from './delivery-rows.ts';
+import type { DeliveryStore, NewDelivery } from './delivery-store.ts';
 import { type Database, ENVIRONMENT_TABLES } from './schema.ts';
 import type {
   AcceptOutcome,
@@ -36,7 +39,8 @@ class QuotaExceeded extends Error {
   }
 }
 
-export abstract class KyselyStore implements Store {
+/** The registry and event half; KyselyDeliveryStore adds the rest of Store. */
+export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore> {
   abstract readonly dialect: Dialect;
 
   constructor(protected readonly db: Kysely<Database>) {}
@@ -272,8 +276,26 @@ export abstract class KyselyStore implements Store {
       .execute();
   }
 
+  /**
+   * Whether the app exists, locking its row on PostgreSQL: `update` in deleteApp, `share` in topic
+   * writes, so a topic that takes the app and the app's deletion cannot both succeed. (SQLite runs
+   * one transaction at a time.)
+   */
+  private async lockApp(trx: Transaction<Database>, environmentId: string, id: string, mode: 'share' | 'update') {
+    let query = trx.selectFrom('apps').select('id').where('environment_id', '=', environmentId).where('id', '=', id);
+    if (this.dialect === 'postgres') query = mode === 'share' ? query.forShare() : query.forUpdate();
+    return (await query.executeTakeFirst()) !== undefined;
+  }
+
+  /** Inside a topic write: its app, if any, must still exist (it may have been deleted since core checked). */
+  private async checkTopicApp(trx: Transaction<Database>, environmentId: string, topic: Topic): Promise<void> {
+    if (topic.appId === null || (await this.lockApp(trx, environmentId, topic.appId, 'share'))) return;
+    throw invalid('the topic is not valid', [{ path: '/appId', message: `unknown app ${topic.appId}` }]);
+  }
+
   async deleteApp(environmentId: string, id: string): Promise<DeleteOutcome> {
     return this.db.transaction().execute(async (trx) => {
+      if (!(await this.lockApp(trx, environmentId, id, 'update'))) return 'not_found';
       const owned = await trx
         .selectFrom('topics')
         .select('name')
@@ -329,6 +351,7 @@ export abstract class KyselyStore implements Store {
 
   async insertTopic(environmentId: string, topic: Topic): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      await this.checkTopicApp(trx, environmentId, topic);
       const result = await trx
         .insertInto('topics')
         .values(rows.topicToRow(environmentId, topic))
@@ -373,20 +396,32 @@ export abstract class KyselyStore implements Store {
     return rows.topicFromRow(row, types.get(name) ?? []);
   }
 
-  async updateTopic(environmentId: string, topic: Topic): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await trx
+  async updateTopic(environmentId: string, topic: Topic): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await this.checkTopicApp(trx, environmentId, topic);
+      const result = await trx
         .updateTable('topics')
         .set({ description: topic.description, app_id: topic.appId, updated_at: topic.updatedAt })
         .where('environment_id', '=', environmentId)
         .where('name', '=', topic.name)
-        .execute();
+        .executeTakeFirst();
+      // Deleted since it was read (a concurrent DELETE): writing its links would leave them orphaned.
+      if (result.numUpdatedRows === 0n) return false;
       await this.writeTopicEventTypes(trx, environmentId, topic);
+      return true;
     });
   }
 
   async deleteTopic(environmentId: string, name: string): Promise<DeleteOutcome> {
     return this.db.transaction().execute(async (trx) => {
+      const subscribed = await trx
+        .selectFrom('subscriptions')
+        .select('id')
+        .where('environment_id', '=', environmentId)
+        .where('topic', '=', name)
+        .limit(1)
+        .executeTakeFirst();
+      if (subscribed) return 'in_use';
       const result = await trx
         .deleteFrom('topics')
         .where('environment_id', '=', environmentId)
@@ -424,6 +459,7 @@ export abstract class KyselyStore implements Store {
     environmentId: string,
     events: readonly StoredEvent[],
     quota: QuotaCheck,
+    deliveries: readonly NewDelivery[] = [],
   ): Promise<AcceptOutcome> {
     try {
       return await this.db.transaction().execute(async (trx) => {
@@ -438,11 +474,20 @@ export abstract class KyselyStore implements Store {
             .execute();
           for (const r of returned) inserted.add(r.id);
         }
+        const fresh = new Set(inserted);
         // The first occurrence of an inserted id is the accepted one; any repeat is a duplicate.
         const statuses = events.map((e): 'accepted' | 'duplicate' => (inserted.delete(e.id) ? 'accepted' : 'duplicate'));
         const acceptedCount = statuses.filter((s) => s === 'accepted').length;
-        if (acceptedCount > 0) await this.countUsage(trx, environmentId, acceptedCount, quota);
-        return { kind: 'accepted' as const, statuses };
+        if (acceptedCount > 0 && quota.count !== false) await this.countUsage(trx, environmentId, acceptedCount, quota);
+        const kept = deliveries.filter((d) => fresh.has(d.eventId));
+        for (let i = 0; i < kept.length; i += INSERT_CHUNK) {
+          const chunk = kept.slice(i, i + INSERT_CHUNK).map((d) => newDeliveryToRow(environmentId, d));
+          await trx.insertInto('deliveries').values(chunk).execute();
+        }
+        const perEvent = new Map<string, number>();
+        for (const d of kept) perEvent.set(d.eventId, (perEvent.get(d.eventId) ?? 0) + 1);
+        const counts = events.map((e, i) => (statuses[i] === 'accepted' ? (perEvent.get(e.id) ?? 0) : 0));
+        return { kind: 'accepted' as const, statuses, deliveries: counts };
       });
     } catch (error) {
       if (error instanceof QuotaExceeded) return { kind: 'quota_exceeded', published: error.published };

@@ -85,6 +85,70 @@ export interface MonthlyUsageTable {
   published: number;
 }
 
+export interface SubscriptionsTable {
+  environment_id: string;
+  id: string;
+  topic: string;
+  name: string;
+  description: string | null;
+  custom_id: string | null;
+  metadata_json: string;
+  events_json: string;
+  url: string;
+  format: string;
+  headers_json: string;
+  secret_header_name: string | null;
+  secret_header_value: string | null;
+  max_retries: number;
+  timeout_ms: number;
+  failure_email: string | null;
+  language: string;
+  status: string;
+  disabled_reason: string | null;
+  disable_after_failures: number;
+  consecutive_failures: number;
+  signing_secret: string;
+  previous_signing_secret: string | null;
+  previous_secret_expires_at: number | null;
+  version: number;
+  last_email_at: number | null;
+  email_pending_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeliveriesTable {
+  environment_id: string;
+  id: string;
+  event_id: string;
+  subscription_id: string;
+  topic: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_attempt_at: number | null;
+  locked_by: string | null;
+  lock_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AttemptsTable {
+  environment_id: string;
+  id: string;
+  delivery_id: string;
+  subscription_id: string;
+  number: number;
+  started_at: number;
+  duration_ms: number;
+  request_headers_json: string;
+  response_status: number | null;
+  response_body: string | null;
+  error_kind: string | null;
+  error_message: string | null;
+  outcome: string;
+}
+
 export interface MigrationsTable {
   version: number;
   name: string;
@@ -101,6 +165,9 @@ export interface Database {
   topic_event_types: TopicEventTypesTable;
   events: EventsTable;
   monthly_usage: MonthlyUsageTable;
+  subscriptions: SubscriptionsTable;
+  deliveries: DeliveriesTable;
+  attempts: AttemptsTable;
   herald_migrations: MigrationsTable;
 }
 
@@ -114,4 +181,7 @@ export const ENVIRONMENT_TABLES = [
   'topic_event_types',
   'events',
   'monthly_usage',
+  'subscriptions',
+  'deliveries',
+  'attempts',
 ] as const satisfies readonly (keyof Database)[];

@@ -101,9 +101,9 @@ describeEachDialect('store conformance', (store, dialect) => {
     const env = await newEnvironment(store());
     const quota = { month: '2026-01', limit: null };
     const first = await store().acceptEvents(env, [event('a'), event('b'), event('a')], quota);
-    assert.deepEqual(first, { kind: 'accepted', statuses: ['accepted', 'accepted', 'duplicate'] });
+    assert.deepEqual(first, { kind: 'accepted', statuses: ['accepted', 'accepted', 'duplicate'], deliveries: [0, 0, 0] });
     const second = await store().acceptEvents(env, [event('b'), event('c')], quota);
-    assert.deepEqual(second, { kind: 'accepted', statuses: ['duplicate', 'accepted'] });
+    assert.deepEqual(second, { kind: 'accepted', statuses: ['duplicate', 'accepted'], deliveries: [0, 0] });
     assert.equal(await store().getMonthlyUsage(env, '2026-01'), 3);
   });
 

@@ -16,6 +16,8 @@ import type {
   Topic,
 } from '../domain/types.ts';
 
+import type { DeliveryStore, NewDelivery } from './delivery-store.ts';
+
 export type Dialect = 'sqlite' | 'postgres';
 
 export type DeleteOutcome = 'deleted' | 'not_found' | 'in_use';
@@ -34,13 +36,20 @@ export interface QuotaCheck {
   month: string;
   /** Events allowed in the month; null = unlimited. */
   limit: number | null;
+  /** False for Herald's own (operational) events: they are neither counted nor limited. Default true. */
+  count?: boolean;
 }
 
 export type AcceptOutcome =
-  | { kind: 'accepted'; statuses: ('accepted' | 'duplicate')[] }
+  | {
+      kind: 'accepted';
+      statuses: ('accepted' | 'duplicate')[];
+      /** Deliveries created per event (0 for duplicates). */
+      deliveries: number[];
+    }
   | { kind: 'quota_exceeded'; published: number };
 
-export interface Store {
+export interface Store extends DeliveryStore {
   readonly dialect: Dialect;
   /** Applies pending migrations; safe when several processes do it at once. */
   migrate(): Promise<void>;
@@ -93,17 +102,23 @@ export interface Store {
   /** `appIds`: when given, only topics owned by no app or by one of these apps. */
   listTopics(environmentId: string, page: PageRequest, visible?: { appIds: readonly string[] }): Promise<Page<Topic>>;
   getTopic(environmentId: string, name: string): Promise<Topic | null>;
-  /** Replaces the topic's fields and its set of event types. */
-  updateTopic(environmentId: string, topic: Topic): Promise<void>;
+  /** Replaces the topic's fields and its set of event types; false (nothing written) when it no longer exists. */
+  updateTopic(environmentId: string, topic: Topic): Promise<boolean>;
   deleteTopic(environmentId: string, name: string): Promise<DeleteOutcome>;
   /** For each given event type, the topics that contain it. */
   topicsContaining(environmentId: string, eventTypes: readonly string[]): Promise<Map<string, string[]>>;
 
   /**
-   * Stores a publish call's events in one transaction: ids already stored are `duplicate`, the rest
-   * are inserted and counted against the month's quota; if they do not fit, nothing is stored.
+   * Stores a publish call's events and their deliveries in one transaction: ids already stored are
+   * `duplicate` (their deliveries are dropped), the rest are inserted and counted against the
+   * month's quota; if they do not fit, nothing is stored.
    */
-  acceptEvents(environmentId: string, events: readonly StoredEvent[], quota: QuotaCheck): Promise<AcceptOutcome>;
+  acceptEvents(
+    environmentId: string,
+    events: readonly StoredEvent[],
+    quota: QuotaCheck,
+    deliveries?: readonly NewDelivery[],
+  ): Promise<AcceptOutcome>;
   /** Newest first. */
   listEvents(environmentId: string, filter: EventListFilter, page: PageRequest): Promise<Page<StoredEvent>>;
   getEvent(environmentId: string, id: string): Promise<StoredEvent | null>;

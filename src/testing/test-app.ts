@@ -8,7 +8,14 @@ import type { FastifyInstance } from 'fastify';
 import { ManualClock } from '../clock.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { createEnvironment } from '../core/environments.ts';
+import { Sender } from '../delivery/send.ts';
+import type { Lookup } from '../delivery/url-guard.ts';
 import { buildApp } from '../http/app.ts';
+import { LocalWakeup } from '../queue/wakeup.ts';
+import { makeSecretBox } from '../secret-box.ts';
+import { VERSION } from '../version.ts';
+import { Maintenance } from '../worker/maintenance.ts';
+import { Worker } from '../worker/worker.ts';
 import type { Dialect } from '../store/store.ts';
 import { DIALECTS, type TestStore, makeTestStore } from './test-store.ts';
 
@@ -36,6 +43,9 @@ export interface Answer {
 
 export interface TestApi {
   app: FastifyInstance;
+  /** The in-process worker, when ApiOptions.worker asked for one. */
+  worker: Worker | null;
+  maintenance: Maintenance | null;
   deps: CoreDeps;
   clock: ManualClock;
   dialect: Dialect;
@@ -54,10 +64,25 @@ export interface ApiOptions {
   maxEventsPerPublish?: number;
   maxBodyBytes?: number;
   defaultMonthlyEventQuota?: number | null;
+  /** Default true here: test receivers listen on 127.0.0.1. */
+  allowPrivateUrls?: boolean;
+  /** Name resolution for the URL guard and the sender. */
+  lookup?: Lookup;
+  /**
+   * Run a delivery worker in-process (on the system clock: retries and schedules really wait,
+   * so pair it with a fast HERALD_RETRY_SCHEDULE such as [20, 40]).
+   */
+  /** HERALD_SMTP_URL for the in-process worker's failure emails. */
+  smtpUrl?: string;
+  worker?: { retryScheduleMs?: number[]; perSubscriptionCap?: number; leaseMs?: number; pollMs?: number };
 }
 
 async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptions): Promise<TestApi> {
-  const clock = new ManualClock(TEST_EPOCH);
+  const clock = new ManualClock(options.worker ? Date.now() : TEST_EPOCH);
+  if (options.worker) {
+    // Delivery tests run on real time: the manual clock follows the system clock.
+    clock.now = () => Date.now();
+  }
   const deps: CoreDeps = {
     store: testStore.store,
     clock,
@@ -66,6 +91,14 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
       maxEventsPerPublish: options.maxEventsPerPublish ?? 500,
     },
     defaultMonthlyEventQuota: options.defaultMonthlyEventQuota ?? null,
+    delivery: {
+      allowPrivateUrls: options.allowPrivateUrls ?? true,
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+      secrets: makeSecretBox('test-encryption-key'),
+      sender: new Sender({ allowPrivateUrls: options.allowPrivateUrls ?? true, userAgent: `Herald/${VERSION}`, ...(options.lookup ? { lookup: options.lookup } : {}) }),
+      wakeup: new LocalWakeup(),
+      userAgent: `Herald/${VERSION}`,
+    },
   };
   const app = await buildApp({
     deps,
@@ -73,6 +106,33 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     logLevel: false,
   });
+
+  let worker: Worker | null = null;
+  let maintenance: Maintenance | null = null;
+  if (options.worker) {
+    maintenance = new Maintenance({
+      deps,
+      config: { smtpUrl: options.smtpUrl ?? null, emailFrom: 'Herald <herald@test>', publicUrl: 'http://localhost:8080' },
+      intervalMs: 200,
+    });
+    worker = new Worker({
+      store: deps.store,
+      clock,
+      sender: deps.delivery.sender,
+      secrets: deps.delivery.secrets,
+      wakeup: deps.delivery.wakeup,
+      workerId: `test-${process.pid}`,
+      retryScheduleMs: options.worker.retryScheduleMs ?? [20, 40],
+      userAgent: deps.delivery.userAgent,
+      perSubscriptionCap: options.worker.perSubscriptionCap ?? 16,
+      leaseMs: options.worker.leaseMs ?? 30_000,
+      pollMs: options.worker.pollMs ?? 200,
+      onReport: (report) => (maintenance as Maintenance).afterAttempt(report),
+      onError: (error) => console.error('worker error', error),
+    });
+    worker.start();
+    maintenance.start();
+  }
 
   const call: TestApi['call'] = async (method, url, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
@@ -98,6 +158,8 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
 
   return {
     app,
+    worker,
+    maintenance,
     deps,
     clock,
     dialect,
@@ -125,7 +187,11 @@ export function describeApi(title: string, suite: (get: () => TestApi) => void, 
         api = await makeApi(dialect, testStore, options);
       });
       after(async () => {
+        await api?.worker?.stop();
+        await api?.maintenance?.stop();
         await api?.app.close();
+        await api?.deps.delivery.sender.close();
+        await api?.deps.delivery.wakeup.close();
         await testStore?.cleanup();
       });
       suite(() => {

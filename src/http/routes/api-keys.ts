@@ -3,7 +3,7 @@ import * as keys from '../../core/keys.ts';
 import { ADMIN, callerOf } from '../auth.ts';
 import { PageQuery, pageRequest, presentPage } from '../pagination.ts';
 import { presentApiKey } from '../present.ts';
-import { IdParams, Permissions, strict } from '../schemas/common.ts';
+import { IdParams, Permissions, Text, strict } from '../schemas/common.ts';
 import { ENV_SECURITY, type RouteModule, typed } from './types.ts';
 
 const meta = { tags: ['api keys'], security: ENV_SECURITY };
@@ -21,7 +21,7 @@ export const apiKeyRoutes: RouteModule = (app, deps) => {
         summary: 'Create an API key (the key is shown once)',
         body: Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 128 }),
+            name: Text({ minLength: 1, maxLength: 128 }),
             role: Type.Union([Type.Literal('admin'), Type.Literal('publisher'), Type.Literal('subscriber')]),
             permissions: Type.Optional(Permissions),
           },

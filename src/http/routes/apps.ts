@@ -3,11 +3,11 @@ import * as apps from '../../core/apps.ts';
 import { ADMIN, ANY_ROLE, callerOf } from '../auth.ts';
 import { PageQuery, pageRequest, presentPage } from '../pagination.ts';
 import { presentApp } from '../present.ts';
-import { IdParams, Permissions, strict } from '../schemas/common.ts';
+import { IdParams, Permissions, Text, strict } from '../schemas/common.ts';
 import { ENV_SECURITY, type RouteModule, typed } from './types.ts';
 
 const meta = { tags: ['apps'], security: ENV_SECURITY };
-const AppName = Type.String({ minLength: 1, maxLength: 128 });
+const AppName = Text({ minLength: 1, maxLength: 128 });
 
 export const appRoutes: RouteModule = (app, deps) => {
   const r = typed(app);

@@ -2,11 +2,14 @@ import { Type } from 'typebox';
 import * as environments from '../../core/environments.ts';
 import { PageQuery, pageRequest, presentPage } from '../pagination.ts';
 import { presentEnvironment } from '../present.ts';
-import { IdParams, strict } from '../schemas/common.ts';
+import { IdParams, Text, strict } from '../schemas/common.ts';
 import { OPERATOR_SECURITY, type RouteModule, typed } from './types.ts';
 
-const EnvName = Type.String({ minLength: 1, maxLength: 128 });
-const Quota = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'events per month; null = unlimited' });
+const EnvName = Text({ minLength: 1, maxLength: 128 });
+// Capped at the largest exact integer: beyond it JSON numbers lose precision and PostgreSQL's BIGINT overflows.
+const Quota = Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()], {
+  description: 'events per month; null = unlimited',
+});
 const meta = { tags: ['environments'], security: OPERATOR_SECURITY };
 const config = { access: 'operator' as const };
 

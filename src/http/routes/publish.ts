@@ -1,7 +1,10 @@
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { type EventInput, publish } from '../../core/publish.ts';
 import { EVENT_ID_PATTERN } from '../../domain/names.ts';
+import type { FieldProblem } from '../../errors.ts';
 import { PUBLISHERS, callerOf } from '../auth.ts';
+import { toHeraldError } from '../problem.ts';
 import { Json, Name, TopicParams, strict } from '../schemas/common.ts';
 import { ENV_SECURITY, type RouteModule, typed } from './types.ts';
 
@@ -29,6 +32,25 @@ export const EventSchema = Type.Object(
 
 const PublishBody = Type.Object({ events: Type.Array(EventSchema, { minItems: 1 }) }, strict);
 
+const EVENT_PATH = /^\/events\/\d+(\/|$)/;
+
+/**
+ * The batch, and the problems the body schema found inside single events. The route validates with
+ * attachValidation so that those reach the core and are listed together with its own checks
+ * (SPEC: "400 listing every problem"); any other problem of the body (no `events` array, an empty
+ * one, an unknown top-level field) is answered at once.
+ */
+function batchOf(request: FastifyRequest): { inputs: EventInput[]; flawed: FieldProblem[] } {
+  const body = request.body as { events?: unknown } | null;
+  const error = request.validationError;
+  if (!error) return { inputs: body?.events as EventInput[], flawed: [] };
+  const known = toHeraldError(error);
+  const problems = known?.errors ?? [];
+  const perEvent = problems.length > 0 && problems.every((p) => EVENT_PATH.test(p.path));
+  if (!known || !perEvent || !Array.isArray(body?.events)) throw known ?? error;
+  return { inputs: body.events as EventInput[], flawed: problems };
+}
+
 export const publishRoutes: RouteModule = (app, deps) => {
   const r = typed(app);
 
@@ -36,6 +58,7 @@ export const publishRoutes: RouteModule = (app, deps) => {
     '/v1/topics/:topic/events/publish',
     {
       config: { access: PUBLISHERS },
+      attachValidation: true,
       schema: {
         ...meta,
         summary: "Publish events to one topic's subscriptions (atomic batch)",
@@ -44,8 +67,8 @@ export const publishRoutes: RouteModule = (app, deps) => {
       },
     },
     async (request, reply) => {
-      const result = await publish(deps, callerOf(request).environmentId, { topic: request.params.topic }, request.body
-        .events as EventInput[]);
+      const { inputs, flawed } = batchOf(request);
+      const result = await publish(deps, callerOf(request).environmentId, { topic: request.params.topic }, inputs, flawed);
       return reply.code(202).send(result);
     },
   );
@@ -54,6 +77,7 @@ export const publishRoutes: RouteModule = (app, deps) => {
     '/v1/events/publish',
     {
       config: { access: PUBLISHERS },
+      attachValidation: true,
       schema: {
         ...meta,
         summary: 'Publish events to every topic that contains their type (atomic batch)',
@@ -61,8 +85,8 @@ export const publishRoutes: RouteModule = (app, deps) => {
       },
     },
     async (request, reply) => {
-      const result = await publish(deps, callerOf(request).environmentId, { allTopics: true }, request.body
-        .events as EventInput[]);
+      const { inputs, flawed } = batchOf(request);
+      const result = await publish(deps, callerOf(request).environmentId, { allTopics: true }, inputs, flawed);
       return reply.code(202).send(result);
     },
   );

@@ -1,7 +1,7 @@
 /** PostgreSQL: for several Herald processes sharing one database. */
 import { Kysely, PostgresDialect, type Transaction, sql } from 'kysely';
 import pg from 'pg';
-import { KyselyStore } from '../kysely-store.ts';
+import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 
@@ -11,8 +11,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 /** Advisory lock keys: arbitrary constants, one per kind of critical section. */
 const MIGRATION_LOCK = 7_201_001;
 const BOOTSTRAP_LOCK = 7_201_002;
+const CLAIM_LOCK = 7_201_003;
 
-export class PostgresStore extends KyselyStore {
+export class PostgresStore extends KyselyDeliveryStore {
   readonly dialect = 'postgres' as const;
 
   private constructor(private readonly pool: pg.Pool) {
@@ -59,6 +60,11 @@ export class PostgresStore extends KyselyStore {
 
   protected async lockForBootstrap(trx: Transaction<Database>): Promise<void> {
     await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`.execute(trx);
+  }
+
+  /** Claims are serialised across workers so per-subscription caps hold globally; each takes a few ms. */
+  protected async lockForClaim(trx: Transaction<Database>): Promise<void> {
+    await sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(trx);
   }
 
   async close(): Promise<void> {

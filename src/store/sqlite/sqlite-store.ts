@@ -11,7 +11,7 @@ import {
   type SqliteDialectConfig,
   SqliteDriver,
 } from 'kysely';
-import { KyselyStore } from '../kysely-store.ts';
+import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 
@@ -35,7 +35,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
-export class SqliteStore extends KyselyStore {
+export class SqliteStore extends KyselyDeliveryStore {
   readonly dialect = 'sqlite' as const;
 
   private constructor(private readonly raw: BetterSqlite3.Database) {
@@ -73,6 +73,10 @@ export class SqliteStore extends KyselyStore {
 
   protected async lockForBootstrap(): Promise<void> {
     // Kysely runs SQLite transactions one at a time on the single connection: nothing to lock.
+  }
+
+  protected async lockForClaim(): Promise<void> {
+    // One process owns a SQLite queue and the claim is one statement: nothing to serialise.
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,498 @@
+/**
+ * Subscriptions (SPEC §4 "Subscriptions", §5, §7): a subscriber's webhook on a topic.
+ *
+ * Secrets (`signingSecret`, `previousSigningSecret`, `secretHeaderValue`) are sealed with
+ * `deps.delivery.secrets` before they reach the store and opened on the way out: every
+ * Subscription this module returns carries them in clear, every one it writes carries them sealed.
+ *
+ * Who may do what is decided twice: the route's roles (admin and subscriber write, publishers only
+ * read), then here the topic's visibility: a subscriber key acting on a subscription whose topic
+ * it may not see gets the same 404 as for one that does not exist.
+ */
+import { classify } from '../delivery/classify.ts';
+import { RESERVED_HEADERS, buildRequest, loggableHeaders } from '../delivery/request.ts';
+import { isValidSigningSecret, newSigningSecret } from '../delivery/sign.ts';
+import { checkUrlTarget } from '../delivery/url-guard.ts';
+import type { Attempt, Page, PageRequest, StoredEvent, Subscription, SubscriptionFormat, Topic } from '../domain/types.ts';
+import { type FieldProblem, HeraldError, conflict, invalid, notFound } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { appsVisibleTo } from './apps.ts';
+import type { CoreDeps } from './deps.ts';
+import { type Viewer, getTopic } from './topics.ts';
+
+/** How long a rotated-out signing secret keeps signing (SPEC §4: 24 h). */
+export const PREVIOUS_SECRET_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** The updatable fields, as the API takes them (absent = unchanged on update, default on create). */
+export interface SubscriptionFields {
+  name?: string;
+  description?: string | null;
+  customId?: string | null;
+  metadata?: Record<string, string>;
+  events?: string[];
+  url?: string;
+  format?: SubscriptionFormat;
+  headers?: Record<string, string>;
+  secretHeaderName?: string | null;
+  secretHeaderValue?: string | null;
+  maxRetries?: number;
+  timeoutMs?: number;
+  failureEmail?: string | null;
+  language?: string;
+  /** Input only: false = disabled (`disabledReason: manual`), true = enabled (failure count reset). */
+  enabled?: boolean;
+  disableAfterFailures?: number;
+}
+
+export interface NewSubscriptionInput extends SubscriptionFields {
+  name: string;
+  url: string;
+}
+
+export interface SubscriptionPatch extends SubscriptionFields {
+  /** Must equal the stored version (else 409 `version_conflict`); required. */
+  version?: number;
+}
+
+/** A `test` send's attempt: like a logged Attempt, but of no delivery and never stored. */
+export interface TestAttempt extends Omit<Attempt, 'deliveryId'> {
+  deliveryId: null;
+}
+
+const DEFAULTS = {
+  events: ['*'] as readonly string[],
+  format: 'cloudevents' as SubscriptionFormat,
+  maxRetries: 3,
+  timeoutMs: 5000,
+  language: 'en-US',
+  disableAfterFailures: 10,
+};
+
+/** RFC 9110 token: what a header name may be made of. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** RFC 9110 field value as Node's http accepts it: no CR, LF, NUL or other control characters but tab. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Internal writes (rotate, enable, disable) re-read and retry this often when another write slips in. */
+const MAX_WRITE_TRIES = 5;
+
+// ── secrets at rest ─────────────────────────────────────────────────────────
+
+function openSecrets(deps: CoreDeps, s: Subscription): Subscription {
+  const box = deps.delivery.secrets;
+  return {
+    ...s,
+    signingSecret: box.open(s.signingSecret),
+    previousSigningSecret: s.previousSigningSecret === null ? null : box.open(s.previousSigningSecret),
+    secretHeaderValue: s.secretHeaderValue === null ? null : box.open(s.secretHeaderValue),
+  };
+}
+
+function sealSecrets(deps: CoreDeps, s: Subscription): Subscription {
+  const box = deps.delivery.secrets;
+  return {
+    ...s,
+    signingSecret: box.seal(s.signingSecret),
+    previousSigningSecret: s.previousSigningSecret === null ? null : box.seal(s.previousSigningSecret),
+    secretHeaderValue: s.secretHeaderValue === null ? null : box.seal(s.secretHeaderValue),
+  };
+}
+
+// ── checks ──────────────────────────────────────────────────────────────────
+
+/** A JSON pointer segment (RFC 6901): header names may hold `~`. */
+const pointer = (segment: string): string => segment.replaceAll('~', '~0').replaceAll('/', '~1');
+
+function checkEvents(topic: Topic, events: string[], problems: FieldProblem[]): void {
+  events.forEach((name, i) => {
+    if (name !== '*' && !topic.eventTypes.includes(name)) {
+      problems.push({ path: `/events/${i}`, message: `${name} is not an event type of topic ${topic.name}` });
+    }
+  });
+}
+
+/** Header rules on the subscription as it would be saved (so a patch is judged with what it keeps). */
+function checkHeaders(s: Subscription, problems: FieldProblem[]): void {
+  const seen = new Set<string>();
+  const secretName = s.secretHeaderName?.toLowerCase() ?? null;
+  for (const [name, value] of Object.entries(s.headers)) {
+    const path = `/headers/${pointer(name)}`;
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name)) problems.push({ path, message: 'is not a valid HTTP header name' });
+    else if (RESERVED_HEADERS.includes(lower)) problems.push({ path, message: `${lower} is set by Herald and may not be overridden` });
+    else if (lower === secretName) problems.push({ path, message: 'is the secretHeaderName; set its value with secretHeaderValue' });
+    else if (seen.has(lower)) problems.push({ path, message: 'repeats a header name (names are case-insensitive)' });
+    if (!HEADER_VALUE.test(value)) problems.push({ path, message: 'must not contain CR, LF or other control characters' });
+    seen.add(lower);
+  }
+  if ((s.secretHeaderName === null) !== (s.secretHeaderValue === null)) {
+    const missing = s.secretHeaderName === null ? '/secretHeaderName' : '/secretHeaderValue';
+    problems.push({ path: missing, message: 'secretHeaderName and secretHeaderValue go together: give both or neither' });
+  }
+  if (s.secretHeaderName !== null) {
+    if (!HEADER_NAME.test(s.secretHeaderName)) {
+      problems.push({ path: '/secretHeaderName', message: 'is not a valid HTTP header name' });
+    } else if (RESERVED_HEADERS.includes(s.secretHeaderName.toLowerCase())) {
+      problems.push({ path: '/secretHeaderName', message: `${s.secretHeaderName.toLowerCase()} is set by Herald` });
+    }
+  }
+  if (s.secretHeaderValue !== null && !HEADER_VALUE.test(s.secretHeaderValue)) {
+    problems.push({ path: '/secretHeaderValue', message: 'must not contain CR, LF or other control characters' });
+  }
+}
+
+async function checkUrl(deps: CoreDeps, url: string, problems: FieldProblem[]): Promise<void> {
+  const reason = await checkUrlTarget(url, deps.delivery.allowPrivateUrls, deps.delivery.lookup);
+  if (reason !== null) problems.push({ path: '/url', message: reason });
+}
+
+// ── reading ─────────────────────────────────────────────────────────────────
+
+/** The subscription as stored (sealed), if it exists and the viewer may see its topic; else 404. */
+async function loadVisible(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<{ stored: Subscription; topic: Topic }> {
+  const stored = await deps.store.getSubscription(environmentId, id);
+  if (!stored) throw notFound(`subscription ${id}`);
+  try {
+    return { stored, topic: await getTopic(deps, environmentId, stored.topic, viewer) };
+  } catch (error) {
+    if (error instanceof HeraldError && error.code === 'not_found') throw notFound(`subscription ${id}`);
+    throw error;
+  }
+}
+
+export async function getSubscription(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<Subscription> {
+  return openSecrets(deps, (await loadVisible(deps, environmentId, id, viewer)).stored);
+}
+
+/** Names of every topic a subscriber key may see. */
+async function visibleTopicNames(deps: CoreDeps, environmentId: string, viewer: Viewer): Promise<string[]> {
+  const appIds = await appsVisibleTo(deps, environmentId, viewer);
+  const names: string[] = [];
+  let page: PageRequest = { limit: 250, after: null };
+  for (;;) {
+    const topics = await deps.store.listTopics(environmentId, page, { appIds });
+    names.push(...topics.data.map((t) => t.name));
+    if (!topics.nextAfter) return names;
+    page = { limit: 250, after: topics.nextAfter };
+  }
+}
+
+/**
+ * Subscriptions of the environment, optionally of one topic and/or one customId. A subscriber key
+ * sees only those on topics it may see (a `topic` it may not see lists nothing, like an unknown one).
+ */
+export async function listSubscriptions(
+  deps: CoreDeps,
+  environmentId: string,
+  filter: { topic?: string; customId?: string },
+  page: PageRequest,
+  viewer: Viewer,
+): Promise<Page<Subscription>> {
+  const storeFilter: { topic?: string; customId?: string; topics?: string[] } = { ...filter };
+  if (viewer.role === 'subscriber') {
+    if (filter.topic !== undefined) {
+      try {
+        await getTopic(deps, environmentId, filter.topic, viewer);
+      } catch (error) {
+        if (error instanceof HeraldError && error.code === 'not_found') return { data: [], nextAfter: null };
+        throw error;
+      }
+    } else {
+      storeFilter.topics = await visibleTopicNames(deps, environmentId, viewer);
+    }
+  }
+  const found = await deps.store.listSubscriptions(environmentId, storeFilter, page);
+  return { data: found.data.map((s) => openSecrets(deps, s)), nextAfter: found.nextAfter };
+}
+
+/** Subscriptions of one topic; 404 when the topic does not exist or the viewer may not see it. */
+export async function listTopicSubscriptions(
+  deps: CoreDeps,
+  environmentId: string,
+  topic: string,
+  page: PageRequest,
+  viewer: Viewer,
+): Promise<Page<Subscription>> {
+  await getTopic(deps, environmentId, topic, viewer);
+  const found = await deps.store.listSubscriptions(environmentId, { topic }, page);
+  return { data: found.data.map((s) => openSecrets(deps, s)), nextAfter: found.nextAfter };
+}
+
+// ── writing ─────────────────────────────────────────────────────────────────
+
+/** `enabled` as status: false → disabled by hand; true → enabled with the failure count reset. */
+function applyEnabled(s: Subscription, enabled: boolean | undefined): Subscription {
+  if (enabled === undefined) return s;
+  return enabled
+    ? { ...s, status: 'enabled', disabledReason: null, consecutiveFailures: 0 }
+    : { ...s, status: 'disabled', disabledReason: 'manual' };
+}
+
+function withFields(s: Subscription, f: SubscriptionFields): Subscription {
+  const next: Subscription = { ...s };
+  if (f.name !== undefined) next.name = f.name;
+  if (f.description !== undefined) next.description = f.description;
+  if (f.customId !== undefined) next.customId = f.customId;
+  if (f.metadata !== undefined) next.metadata = { ...f.metadata };
+  if (f.events !== undefined) next.events = [...new Set(f.events)];
+  if (f.url !== undefined) next.url = f.url;
+  if (f.format !== undefined) next.format = f.format;
+  if (f.headers !== undefined) next.headers = { ...f.headers };
+  if (f.secretHeaderName !== undefined) next.secretHeaderName = f.secretHeaderName;
+  if (f.secretHeaderValue !== undefined) next.secretHeaderValue = f.secretHeaderValue;
+  if (f.maxRetries !== undefined) next.maxRetries = f.maxRetries;
+  if (f.timeoutMs !== undefined) next.timeoutMs = f.timeoutMs;
+  if (f.failureEmail !== undefined) next.failureEmail = f.failureEmail;
+  if (f.language !== undefined) next.language = f.language;
+  if (f.disableAfterFailures !== undefined) next.disableAfterFailures = f.disableAfterFailures;
+  return applyEnabled(next, f.enabled);
+}
+
+export async function createSubscription(
+  deps: CoreDeps,
+  environmentId: string,
+  topicName: string,
+  input: NewSubscriptionInput,
+  viewer: Viewer,
+): Promise<Subscription> {
+  const topic = await getTopic(deps, environmentId, topicName, viewer);
+  const now = deps.clock.now();
+  const blank: Subscription = {
+    id: newId('sub', now),
+    topic: topic.name,
+    name: input.name,
+    description: null,
+    customId: null,
+    metadata: {},
+    events: [...DEFAULTS.events],
+    url: input.url,
+    format: DEFAULTS.format,
+    headers: {},
+    secretHeaderName: null,
+    secretHeaderValue: null,
+    maxRetries: DEFAULTS.maxRetries,
+    timeoutMs: DEFAULTS.timeoutMs,
+    failureEmail: null,
+    language: DEFAULTS.language,
+    status: 'enabled',
+    disabledReason: null,
+    disableAfterFailures: DEFAULTS.disableAfterFailures,
+    consecutiveFailures: 0,
+    signingSecret: newSigningSecret(),
+    previousSigningSecret: null,
+    previousSecretExpiresAt: null,
+    version: 1,
+    lastEmailAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const subscription = withFields(blank, input);
+  const problems: FieldProblem[] = [];
+  checkEvents(topic, subscription.events, problems);
+  checkHeaders(subscription, problems);
+  if (problems.length === 0) await checkUrl(deps, subscription.url, problems);
+  if (problems.length > 0) throw invalid('the subscription is not valid', problems);
+  if (!(await deps.store.insertSubscription(environmentId, sealSecrets(deps, subscription)))) {
+    throw conflict(`a subscription named ${JSON.stringify(input.name)} already exists on topic ${topic.name}`);
+  }
+  return subscription;
+}
+
+const staleVersion = (id: string, current: number): HeraldError =>
+  new HeraldError('version_conflict', `subscription ${id} is at version ${current}; read it again and send that version`);
+
+/**
+ * Writes `change(current)` with the version bumped. With `expectedVersion` (a caller's PATCH) a
+ * mismatch is a 409; without it (rotate, enable, disable) a concurrent write is retried on top.
+ * `change` returning null means nothing to write: the current subscription is answered as it is.
+ */
+async function writeSubscription(
+  deps: CoreDeps,
+  environmentId: string,
+  id: string,
+  viewer: Viewer,
+  change: (current: Subscription, topic: Topic) => Promise<Subscription | null> | Subscription | null,
+  expectedVersion?: number,
+): Promise<Subscription> {
+  for (let tries = 1; ; tries++) {
+    const { stored, topic } = await loadVisible(deps, environmentId, id, viewer);
+    if (expectedVersion !== undefined && stored.version !== expectedVersion) throw staleVersion(id, stored.version);
+    const current = openSecrets(deps, stored);
+    const changed = await change(current, topic);
+    if (changed === null) return current;
+    const next: Subscription = { ...changed, version: stored.version + 1, updatedAt: deps.clock.now() };
+    const outcome = await deps.store.updateSubscription(environmentId, sealSecrets(deps, next), stored.version);
+    if (outcome === 'updated') return next;
+    if (outcome === 'name_taken') {
+      throw conflict(`a subscription named ${JSON.stringify(next.name)} already exists on topic ${next.topic}`);
+    }
+    const now = await deps.store.getSubscription(environmentId, id);
+    if (!now) throw notFound(`subscription ${id}`);
+    if (expectedVersion !== undefined) throw staleVersion(id, now.version);
+    if (tries >= MAX_WRITE_TRIES) throw staleVersion(id, now.version);
+  }
+}
+
+/** PATCH: `version` must be the stored one (missing or stale → 409, nothing changed). */
+export async function updateSubscription(
+  deps: CoreDeps,
+  environmentId: string,
+  id: string,
+  patch: SubscriptionPatch,
+  viewer: Viewer,
+): Promise<Subscription> {
+  const { version, ...fields } = patch;
+  if (version === undefined) {
+    // Still a 404 first for what the caller may not see.
+    const { stored } = await loadVisible(deps, environmentId, id, viewer);
+    throw new HeraldError('version_conflict', `send the current version (${stored.version}) with every update`);
+  }
+  return writeSubscription(
+    deps,
+    environmentId,
+    id,
+    viewer,
+    async (current, topic) => {
+      const next = withFields(current, fields);
+      const problems: FieldProblem[] = [];
+      if (fields.events !== undefined) checkEvents(topic, next.events, problems);
+      checkHeaders(next, problems);
+      if (problems.length === 0 && next.url !== current.url) await checkUrl(deps, next.url, problems);
+      if (problems.length > 0) throw invalid('the subscription is not valid', problems);
+      return next;
+    },
+    version,
+  );
+}
+
+export async function deleteSubscription(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<void> {
+  await loadVisible(deps, environmentId, id, viewer);
+  if (!(await deps.store.deleteSubscription(environmentId, id, deps.clock.now()))) throw notFound(`subscription ${id}`);
+}
+
+/** Enables it, clearing `disabledReason` and the failure count; no write (and no new version) if already so. */
+export function enableSubscription(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<Subscription> {
+  return writeSubscription(deps, environmentId, id, viewer, (current) =>
+    current.status === 'enabled' && current.disabledReason === null && current.consecutiveFailures === 0
+      ? null
+      : applyEnabled(current, true),
+  );
+}
+
+/** Disables it by hand (`disabledReason: manual`); no write if it already is. */
+export function disableSubscription(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<Subscription> {
+  return writeSubscription(deps, environmentId, id, viewer, (current) =>
+    current.status === 'disabled' && current.disabledReason === 'manual' ? null : applyEnabled(current, false),
+  );
+}
+
+// ── signing secrets ─────────────────────────────────────────────────────────
+
+export async function getSigningSecret(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<string> {
+  return (await getSubscription(deps, environmentId, id, viewer)).signingSecret;
+}
+
+/**
+ * Replaces the signing secret with `secret` (a valid `whsec_…`) or a fresh one. The old one keeps
+ * signing for 24 h as `previousSigningSecret`; rotating again within that time drops the older
+ * one. Bumps the version. Answers the new secret.
+ */
+export async function rotateSigningSecret(
+  deps: CoreDeps,
+  environmentId: string,
+  id: string,
+  viewer: Viewer,
+  secret?: string,
+): Promise<string> {
+  if (secret !== undefined && !isValidSigningSecret(secret)) {
+    throw invalid('the signing secret is not valid', [
+      { path: '/signingSecret', message: 'must be whsec_ followed by the base64 of 24 to 64 bytes' },
+    ]);
+  }
+  const fresh = secret ?? newSigningSecret();
+  const saved = await writeSubscription(deps, environmentId, id, viewer, (current) => {
+    if (fresh === current.signingSecret) {
+      throw invalid('the signing secret is not valid', [{ path: '/signingSecret', message: 'is the current secret' }]);
+    }
+    return {
+      ...current,
+      signingSecret: fresh,
+      previousSigningSecret: current.signingSecret,
+      previousSecretExpiresAt: deps.clock.now() + PREVIOUS_SECRET_TTL_MS,
+    };
+  });
+  return saved.signingSecret;
+}
+
+// ── test send ───────────────────────────────────────────────────────────────
+
+/**
+ * Sends one signed request of a synthetic event now (a fresh `msg_…` id), whatever the
+ * subscription's status, and answers the attempt. Nothing is stored or retried.
+ * `type` must be an event type of the subscription's topic; `data` defaults to null.
+ */
+export async function sendTestEvent(
+  deps: CoreDeps,
+  environmentId: string,
+  id: string,
+  input: { type: string; data?: unknown },
+  viewer: Viewer,
+): Promise<TestAttempt> {
+  const { stored, topic } = await loadVisible(deps, environmentId, id, viewer);
+  if (!topic.eventTypes.includes(input.type)) {
+    throw invalid('the test event is not valid', [
+      { path: '/type', message: `${input.type} is not an event type of topic ${topic.name}` },
+    ]);
+  }
+  const dataJson = JSON.stringify(input.data === undefined ? null : input.data);
+  if (Buffer.byteLength(dataJson) > deps.limits.maxEventDataBytes) {
+    throw invalid('the test event is not valid', [
+      { path: '/data', message: `is larger than ${deps.limits.maxEventDataBytes} bytes` },
+    ]);
+  }
+  const subscription = openSecrets(deps, stored);
+  const startedAt = deps.clock.now();
+  const msgId = newId('msg', startedAt);
+  const event: StoredEvent = {
+    id: msgId,
+    type: input.type,
+    source: null,
+    subject: null,
+    time: startedAt,
+    dataJson,
+    context: [],
+    topic: topic.name,
+    deliverAt: startedAt,
+    cancelledAt: null,
+    createdAt: startedAt,
+  };
+  const request = buildRequest({
+    subscription,
+    event,
+    environmentId,
+    msgId,
+    nowMs: startedAt,
+    userAgent: deps.delivery.userAgent,
+  });
+  const result = await deps.delivery.sender.send(request);
+  const outcome = classify(result, deps.clock.now());
+  const base = {
+    id: newId('att', startedAt),
+    deliveryId: null,
+    subscriptionId: subscription.id,
+    number: 1,
+    startedAt,
+    durationMs: result.durationMs,
+    requestHeaders: loggableHeaders(request, subscription),
+    outcome: outcome.kind === 'succeeded' ? ('succeeded' as const) : ('failed' as const),
+  };
+  if (result.kind === 'error') {
+    return { ...base, responseStatus: null, responseBody: null, error: { kind: result.errorKind, message: result.message } };
+  }
+  return {
+    ...base,
+    responseStatus: result.status,
+    responseBody: result.body,
+    error: outcome.kind === 'succeeded' ? null : { kind: 'http_status', message: `the receiver answered ${result.status}` },
+  };
+}

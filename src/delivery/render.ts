@@ -1,0 +1,64 @@
+/**
+ * Request bodies (SPEC §5): structured CloudEvents 1.0 JSON, or the bare data.
+ * `dataJson` is the event's data as stored, and is spliced in verbatim: re-parsing and
+ * re-serialising up to 256 KiB per attempt would cost time and could change bytes the
+ * publisher chose (number formatting, key order).
+ */
+
+export type BodyFormat = 'cloudevents' | 'data';
+
+export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';
+export const JSON_CONTENT_TYPE = 'application/json';
+
+/** The stored event, as render needs it. */
+export interface RenderEvent {
+  id: string;
+  type: string;
+  /** null = Herald's default, `/environments/<env id>/topics/<topic>`. */
+  source: string | null;
+  /** null = omitted from the body. */
+  subject: string | null;
+  /** Milliseconds since the epoch. */
+  time: number;
+  /** JSON text of `data`, stored once per event. */
+  dataJson: string;
+  /** Context tags; used by filters, not sent (CloudEvents extensions cannot hold lists). */
+  context: string[];
+}
+
+export interface RenderInput {
+  event: RenderEvent;
+  topic: string;
+  environmentId: string;
+  format: BodyFormat;
+  /** JSON text of a transform's result; replaces `data` when given. */
+  transformed?: string;
+}
+
+export interface RenderedBody {
+  body: string;
+  contentType: string;
+}
+
+/**
+ * The CloudEvents `source` Herald uses when the publisher gave none. Ids and topic names are
+ * limited to `[A-Za-z0-9_.:-]`, all legal in a URI path, so nothing needs escaping.
+ */
+export function defaultSource(environmentId: string, topic: string): string {
+  return `/environments/${environmentId}/topics/${topic}`;
+}
+
+export function renderBody(input: RenderInput): RenderedBody {
+  const { event } = input;
+  // An empty string would make the whole document invalid JSON; absent data is `null`.
+  const data = (input.transformed ?? event.dataJson) || 'null';
+  if (input.format === 'data') return { body: data, contentType: JSON_CONTENT_TYPE };
+  const q = JSON.stringify;
+  const source = event.source ?? defaultSource(input.environmentId, input.topic);
+  const body =
+    `{"specversion":"1.0","id":${q(event.id)},"source":${q(source)},"type":${q(event.type)}` +
+    (event.subject === null ? '' : `,"subject":${q(event.subject)}`) +
+    `,"time":${q(new Date(event.time).toISOString())},"datacontenttype":"application/json"` +
+    `,"data":${data},"topic":${q(input.topic)},"environment":${q(input.environmentId)}}`;
+  return { body, contentType: CLOUDEVENTS_CONTENT_TYPE };
+}

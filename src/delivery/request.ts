@@ -1,0 +1,85 @@
+/**
+ * The HTTP request of one attempt (SPEC §5): rendered body, Standard Webhooks headers signed with
+ * every valid secret, content-language, the static secret header and the subscription's headers.
+ */
+import type { StoredEvent, Subscription } from '../domain/types.ts';
+import { renderBody } from './render.ts';
+import { signatureHeader } from './sign.ts';
+
+export interface DeliveryRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+/** Header names a subscription's own `headers` may not set: Herald owns them. */
+export const RESERVED_HEADERS: readonly string[] = [
+  'content-type',
+  'content-length',
+  'content-language',
+  'user-agent',
+  'host',
+  'connection',
+  'transfer-encoding',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+];
+
+/** The secrets that sign now: the current one, and the previous one for 24 h after a rotation. */
+export function signingSecrets(subscription: Subscription, nowMs: number): string[] {
+  const secrets = [subscription.signingSecret];
+  if (
+    subscription.previousSigningSecret &&
+    subscription.previousSecretExpiresAt !== null &&
+    subscription.previousSecretExpiresAt > nowMs
+  ) {
+    secrets.push(subscription.previousSigningSecret);
+  }
+  return secrets;
+}
+
+export function buildRequest(input: {
+  /** With secrets in clear. */
+  subscription: Subscription;
+  event: StoredEvent;
+  environmentId: string;
+  /** `webhook-id`: the event id (same on every retry), a `bat_…` or a `msg_…` for tests. */
+  msgId: string;
+  nowMs: number;
+  userAgent: string;
+  /** JSON text replacing `data` (transform result). */
+  transformed?: string;
+}): DeliveryRequest {
+  const { subscription, event, environmentId, msgId, nowMs, userAgent } = input;
+  const { body, contentType } = renderBody({
+    event,
+    topic: subscription.topic,
+    environmentId,
+    format: subscription.format,
+    ...(input.transformed !== undefined ? { transformed: input.transformed } : {}),
+  });
+  const timestamp = Math.floor(nowMs / 1000);
+  const headers: Record<string, string> = { ...subscription.headers };
+  if (subscription.secretHeaderName && subscription.secretHeaderValue !== null) {
+    headers[subscription.secretHeaderName.toLowerCase()] = subscription.secretHeaderValue;
+  }
+  Object.assign(headers, {
+    'content-type': contentType,
+    'user-agent': userAgent,
+    'content-language': subscription.language,
+    'webhook-id': msgId,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signatureHeader(signingSecrets(subscription, nowMs), msgId, timestamp, body),
+  });
+  return { url: subscription.url, headers, body, timeoutMs: subscription.timeoutMs };
+}
+
+/** The headers as the attempt log keeps them: the static secret is never stored in the log. */
+export function loggableHeaders(request: DeliveryRequest, subscription: Subscription): Record<string, string> {
+  const headers = { ...request.headers };
+  const secretName = subscription.secretHeaderName?.toLowerCase();
+  if (secretName && secretName in headers) headers[secretName] = '[redacted]';
+  return headers;
+}

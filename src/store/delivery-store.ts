@@ -1,0 +1,146 @@
+/**
+ * The delivery half of the Store interface: subscriptions, the deliveries queue, the attempt log.
+ * The deliveries table is the queue: claim (lease) → send → settle, with leases reaped on expiry.
+ */
+import type {
+  Attempt,
+  Delivery,
+  DeliveryStatus,
+  DisabledReason,
+  Page,
+  PageRequest,
+  StoredEvent,
+  Subscription,
+} from '../domain/types.ts';
+
+export interface SubscriptionFilter {
+  topic?: string;
+  customId?: string;
+  /** Only subscriptions on these topics (a subscriber key's visible topics). */
+  topics?: readonly string[];
+}
+
+/** A delivery to create with its event (fan-out), or on replay. */
+export interface NewDelivery {
+  id: string;
+  eventId: string;
+  subscriptionId: string;
+  topic: string;
+  /** `scheduled` when it may not start before `nextAttemptAt`, else `pending`. */
+  status: 'pending' | 'scheduled';
+  nextAttemptAt: number;
+  createdAt: number;
+}
+
+/** An enabled subscription as fan-out needs it. */
+export interface FanoutTarget {
+  id: string;
+  topic: string;
+  events: string[];
+}
+
+export interface ClaimOptions {
+  workerId: string;
+  now: number;
+  /** Most deliveries to claim in this call. */
+  limit: number;
+  /** Most deliveries of one subscription in flight at once, counting those already leased. */
+  perSubscriptionCap: number;
+  leaseMs: number;
+}
+
+export interface ClaimedDelivery extends Delivery {
+  environmentId: string;
+}
+
+export type SettleDecision =
+  | { kind: 'succeeded' }
+  | { kind: 'retry'; nextAttemptAt: number }
+  /** Retries exhausted (`gone: false`), or the receiver answered 410 (`gone: true`). */
+  | { kind: 'failed'; gone: boolean };
+
+export interface SettleInput {
+  environmentId: string;
+  deliveryId: string;
+  workerId: string;
+  attempt: Attempt;
+  decision: SettleDecision;
+  now: number;
+}
+
+/** What settling did to the subscription, for operational events and emails. */
+export interface SettleEffects {
+  /** False when the lease had been lost (another worker owns the delivery now). */
+  settled: boolean;
+  recovered: boolean;
+  disabled: DisabledReason | null;
+  consecutiveFailures: number;
+}
+
+export interface DeliveryFilter {
+  eventId?: string;
+  subscriptionId?: string;
+  status?: DeliveryStatus;
+}
+
+export interface SubscriptionStats {
+  counts: Record<DeliveryStatus, number>;
+  lastAttemptAt: number | null;
+  /** Durations of the most recent attempts (newest first), for percentiles. */
+  recentDurationsMs: number[];
+  succeededAttempts: number;
+  failedAttempts: number;
+}
+
+export interface DeliveryStore {
+  /** False when the name is taken in the topic. */
+  insertSubscription(environmentId: string, subscription: Subscription): Promise<boolean>;
+  listSubscriptions(environmentId: string, filter: SubscriptionFilter, page: PageRequest): Promise<Page<Subscription>>;
+  getSubscription(environmentId: string, id: string): Promise<Subscription | null>;
+  /**
+   * Writes `subscription` (whose `version` is the new one) only if the stored version is
+   * `expectedVersion`; false otherwise. Fails with false, too, when the new name is taken.
+   */
+  updateSubscription(environmentId: string, subscription: Subscription, expectedVersion: number): Promise<'updated' | 'stale' | 'name_taken'>;
+  /** Removes the subscription; its deliveries not yet sent are cancelled, the log stays. */
+  deleteSubscription(environmentId: string, id: string, now: number): Promise<boolean>;
+  /** Enabled subscriptions of the topics, for fan-out. */
+  fanoutTargets(environmentId: string, topics: readonly string[]): Promise<FanoutTarget[]>;
+  /** Marks that a failure summary email is owed (keeps the earliest time). */
+  markEmailPending(environmentId: string, subscriptionId: string, since: number): Promise<void>;
+  /** Subscriptions owed an email whose hourly budget allows one now. */
+  subscriptionsOwedEmail(lastEmailBefore: number, limit: number): Promise<{ environmentId: string; subscription: Subscription }[]>;
+  recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void>;
+
+  /** Inserts deliveries (replay, operational events). */
+  insertDeliveries(environmentId: string, deliveries: readonly NewDelivery[]): Promise<void>;
+  /** Leases due deliveries fairly across subscriptions and environments. */
+  claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /** Pushes the lease of in-flight deliveries forward. */
+  extendLeases(workerId: string, keys: readonly { environmentId: string; id: string }[], until: number): Promise<void>;
+  /** Returns expired leases to the queue; with `all`, every lease (SQLite restart). */
+  releaseLeases(now: number, all: boolean): Promise<number>;
+  /** Records the attempt and moves the delivery (and the subscription's failure count) on, atomically. */
+  settleDelivery(input: SettleInput): Promise<SettleEffects>;
+  /** Cancels a delivery this worker holds without an attempt (its subscription is gone or disabled). */
+  cancelClaimedDelivery(environmentId: string, id: string, workerId: string, now: number): Promise<void>;
+  /** The soonest `next_attempt_at` of waiting deliveries, or null. */
+  nextDueAt(): Promise<number | null>;
+
+  getDelivery(environmentId: string, id: string): Promise<Delivery | null>;
+  listDeliveries(environmentId: string, filter: DeliveryFilter, page: PageRequest): Promise<Page<Delivery>>;
+  listAttempts(environmentId: string, deliveryId: string, page: PageRequest): Promise<Page<Attempt>>;
+  /** Puts a finished delivery back in the queue now; false when it is not finished. */
+  requeueDelivery(environmentId: string, id: string, now: number): Promise<boolean>;
+  /** Cancels the event's deliveries that have not started; how many. */
+  cancelScheduledDeliveries(environmentId: string, eventId: string, now: number): Promise<number>;
+  /** Events of `topic` accepted in [since, until), optionally only those whose delivery to the subscription failed. */
+  eventsForReplay(
+    environmentId: string,
+    subscription: { id: string; topic: string },
+    range: { since: number; until: number; onlyFailed: boolean },
+    limit: number,
+  ): Promise<StoredEvent[]>;
+  getEventsByIds(environmentId: string, ids: readonly string[]): Promise<Map<string, StoredEvent>>;
+  subscriptionStats(environmentId: string, subscriptionId: string): Promise<SubscriptionStats>;
+}

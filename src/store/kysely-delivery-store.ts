@@ -1,0 +1,484 @@
+/**
+ * The delivery half of the store, written once for both dialects: subscriptions, the deliveries
+ * queue and the attempt log. Dialects supply only the claim's serialisation (lockForClaim).
+ */
+import { type Transaction, sql } from 'kysely';
+import type { Attempt, Delivery, DeliveryStatus, Page, PageRequest, StoredEvent, Subscription } from '../domain/types.ts';
+import * as rows from './delivery-rows.ts';
+import type {
+  ClaimOptions,
+  ClaimedDelivery,
+  DeliveryFilter,
+  FanoutTarget,
+  NewDelivery,
+  SettleEffects,
+  SettleInput,
+  SubscriptionFilter,
+  SubscriptionStats,
+} from './delivery-store.ts';
+import { type KeyOrder, NEWEST_FIRST, pageQuery, toPage } from './keyset.ts';
+import { KyselyStore } from './kysely-store.ts';
+import { eventFromRow } from './rows.ts';
+import type { Database, DeliveriesTable } from './schema.ts';
+import type { Store } from './store.ts';
+
+const CHUNK = 200;
+const BY_SUBSCRIPTION_ID: KeyOrder = { columns: [{ column: 'id', type: 'string' }], direction: 'asc' };
+const BY_NUMBER: KeyOrder = { columns: [{ column: 'number', type: 'number' }], direction: 'asc' };
+/** How many recent attempts the latency percentiles of `stats` look at. */
+const STATS_WINDOW = 1000;
+
+export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
+  /** Serialises claims across processes (PostgreSQL); nothing to do where one process owns the queue. */
+  protected abstract lockForClaim(trx: Transaction<Database>): Promise<void>;
+
+  // ── subscriptions ───────────────────────────────────────────────────────────
+
+  async insertSubscription(environmentId: string, subscription: Subscription): Promise<boolean> {
+    const result = await this.db
+      .insertInto('subscriptions')
+      .values({ ...rows.subscriptionToRow(environmentId, subscription), email_pending_since: null })
+      .onConflict((oc) => oc.columns(['environment_id', 'topic', 'name']).doNothing())
+      .executeTakeFirst();
+    return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  }
+
+  async listSubscriptions(
+    environmentId: string,
+    filter: SubscriptionFilter,
+    page: PageRequest,
+  ): Promise<Page<Subscription>> {
+    let query = this.db.selectFrom('subscriptions').selectAll().where('environment_id', '=', environmentId);
+    if (filter.topic !== undefined) query = query.where('topic', '=', filter.topic);
+    if (filter.customId !== undefined) query = query.where('custom_id', '=', filter.customId);
+    if (filter.topics !== undefined) {
+      if (filter.topics.length === 0) return { data: [], nextAfter: null };
+      query = query.where('topic', 'in', filter.topics);
+    }
+    const found = await pageQuery(query, BY_SUBSCRIPTION_ID, page).execute();
+    return toPage(found, page, BY_SUBSCRIPTION_ID, rows.subscriptionFromRow);
+  }
+
+  async getSubscription(environmentId: string, id: string): Promise<Subscription | null> {
+    const row = await this.db
+      .selectFrom('subscriptions')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? rows.subscriptionFromRow(row) : null;
+  }
+
+  async updateSubscription(
+    environmentId: string,
+    subscription: Subscription,
+    expectedVersion: number,
+  ): Promise<'updated' | 'stale' | 'name_taken'> {
+    return this.db.transaction().execute(async (trx) => {
+      const clash = await trx
+        .selectFrom('subscriptions')
+        .select('id')
+        .where('environment_id', '=', environmentId)
+        .where('topic', '=', subscription.topic)
+        .where('name', '=', subscription.name)
+        .where('id', '<>', subscription.id)
+        .executeTakeFirst();
+      if (clash) return 'name_taken';
+      const { environment_id: _e, id: _i, created_at: _c, ...changes } = rows.subscriptionToRow(environmentId, subscription);
+      const result = await trx
+        .updateTable('subscriptions')
+        .set(changes)
+        .where('environment_id', '=', environmentId)
+        .where('id', '=', subscription.id)
+        .where('version', '=', expectedVersion)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n ? 'updated' : 'stale';
+    });
+  }
+
+  async deleteSubscription(environmentId: string, id: string, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .deleteFrom('subscriptions')
+        .where('environment_id', '=', environmentId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (result.numDeletedRows === 0n) return false;
+      await trx
+        .updateTable('deliveries')
+        .set({ status: 'cancelled', updated_at: now })
+        .where('environment_id', '=', environmentId)
+        .where('subscription_id', '=', id)
+        .where('status', 'in', ['pending', 'scheduled'])
+        .execute();
+      return true;
+    });
+  }
+
+  async fanoutTargets(environmentId: string, topics: readonly string[]): Promise<FanoutTarget[]> {
+    if (topics.length === 0) return [];
+    const found = await this.db
+      .selectFrom('subscriptions')
+      .select(['id', 'topic', 'events_json'])
+      .where('environment_id', '=', environmentId)
+      .where('topic', 'in', [...new Set(topics)])
+      .where('status', '=', 'enabled')
+      .orderBy('id')
+      .execute();
+    return found.map((row) => ({ id: row.id, topic: row.topic, events: JSON.parse(row.events_json) as string[] }));
+  }
+
+  async markEmailPending(environmentId: string, subscriptionId: string, since: number): Promise<void> {
+    await this.db
+      .updateTable('subscriptions')
+      .set({ email_pending_since: sql<number>`coalesce(email_pending_since, ${since})` })
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', subscriptionId)
+      .execute();
+  }
+
+  async subscriptionsOwedEmail(
+    lastEmailBefore: number,
+    limit: number,
+  ): Promise<{ environmentId: string; subscription: Subscription }[]> {
+    const found = await this.db
+      .selectFrom('subscriptions')
+      .selectAll()
+      .where('email_pending_since', 'is not', null)
+      .where((eb) => eb.or([eb('last_email_at', 'is', null), eb('last_email_at', '<=', lastEmailBefore)]))
+      .limit(limit)
+      .execute();
+    return found.map((row) => ({ environmentId: row.environment_id, subscription: rows.subscriptionFromRow(row) }));
+  }
+
+  async recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void> {
+    await this.db
+      .updateTable('subscriptions')
+      .set({ last_email_at: at, email_pending_since: null })
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', subscriptionId)
+      .execute();
+  }
+
+  // ── the queue ───────────────────────────────────────────────────────────────
+
+  async insertDeliveries(environmentId: string, deliveries: readonly NewDelivery[]): Promise<void> {
+    for (let i = 0; i < deliveries.length; i += CHUNK) {
+      const chunk = deliveries.slice(i, i + CHUNK).map((d) => rows.newDeliveryToRow(environmentId, d));
+      await this.db.insertInto('deliveries').values(chunk).execute();
+    }
+  }
+
+  async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+    const { workerId, now, limit, perSubscriptionCap, leaseMs } = options;
+    return this.db.transaction().execute(async (trx) => {
+      await this.lockForClaim(trx);
+      // Fairness: number each subscription's due deliveries after those it already has in flight,
+      // then take rank 1 of every subscription before rank 2 of any. A backlog of a million in one
+      // subscription cannot push another subscription's single delivery out of the batch.
+      const claimed = await sql<DeliveriesTable>`
+        UPDATE deliveries
+        SET status = 'delivering', locked_by = ${workerId}, lock_expires_at = ${now + leaseMs}, updated_at = ${now}
+        WHERE (environment_id, id) IN (
+          SELECT environment_id, id FROM (
+            SELECT d.environment_id, d.id, d.next_attempt_at,
+              row_number() OVER (PARTITION BY d.environment_id, d.subscription_id ORDER BY d.next_attempt_at, d.id)
+                + coalesce(f.n, 0) AS rn
+            FROM deliveries d
+            LEFT JOIN (
+              SELECT environment_id, subscription_id, count(*) AS n FROM deliveries
+              WHERE status = 'delivering' GROUP BY environment_id, subscription_id
+            ) f ON f.environment_id = d.environment_id AND f.subscription_id = d.subscription_id
+            WHERE d.status IN ('pending', 'scheduled') AND d.next_attempt_at <= ${now}
+          ) ranked
+          WHERE rn <= ${perSubscriptionCap}
+          ORDER BY rn, next_attempt_at
+          LIMIT ${limit}
+        )
+        AND status IN ('pending', 'scheduled')
+        RETURNING *`.execute(trx);
+      return claimed.rows.map(rows.claimedFromRow);
+    });
+  }
+
+  async extendLeases(workerId: string, keys: readonly { environmentId: string; id: string }[], until: number): Promise<void> {
+    for (let i = 0; i < keys.length; i += CHUNK) {
+      const chunk = keys.slice(i, i + CHUNK);
+      await this.db
+        .updateTable('deliveries')
+        .set({ lock_expires_at: until })
+        .where('status', '=', 'delivering')
+        .where('locked_by', '=', workerId)
+        .where((eb) =>
+          eb.or(chunk.map((k) => eb.and([eb('environment_id', '=', k.environmentId), eb('id', '=', k.id)]))),
+        )
+        .execute();
+    }
+  }
+
+  async releaseLeases(now: number, all: boolean): Promise<number> {
+    let query = this.db
+      .updateTable('deliveries')
+      .set({ status: 'pending', locked_by: null, lock_expires_at: null, updated_at: now })
+      .where('status', '=', 'delivering');
+    if (!all) query = query.where('lock_expires_at', '<', now);
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async settleDelivery(input: SettleInput): Promise<SettleEffects> {
+    const { environmentId, deliveryId, workerId, attempt, decision, now } = input;
+    return this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('attempts').values(rows.attemptToRow(environmentId, attempt)).execute();
+      const next =
+        decision.kind === 'retry'
+          ? { status: 'pending', next_attempt_at: decision.nextAttemptAt }
+          : { status: decision.kind };
+      const moved = await trx
+        .updateTable('deliveries')
+        .set({
+          ...next,
+          attempts: attempt.number,
+          last_attempt_at: attempt.startedAt,
+          locked_by: null,
+          lock_expires_at: null,
+          updated_at: now,
+        })
+        .where('environment_id', '=', environmentId)
+        .where('id', '=', deliveryId)
+        .where('status', '=', 'delivering')
+        .where('locked_by', '=', workerId)
+        .executeTakeFirst();
+      const effects: SettleEffects = { settled: moved.numUpdatedRows > 0n, recovered: false, disabled: null, consecutiveFailures: 0 };
+      if (!effects.settled || decision.kind === 'retry') return effects;
+      return this.countOutcome(trx, environmentId, attempt.subscriptionId, decision, now, effects);
+    });
+  }
+
+  /** Moves the subscription's consecutive-failure count; disables it at its threshold or on 410. */
+  private async countOutcome(
+    trx: Transaction<Database>,
+    environmentId: string,
+    subscriptionId: string,
+    decision: SettleInput['decision'],
+    now: number,
+    effects: SettleEffects,
+  ): Promise<SettleEffects> {
+    if (decision.kind === 'succeeded') {
+      const reset = await trx
+        .updateTable('subscriptions')
+        .set({ consecutive_failures: 0 })
+        .where('environment_id', '=', environmentId)
+        .where('id', '=', subscriptionId)
+        .where('consecutive_failures', '>', 0)
+        .executeTakeFirst();
+      return { ...effects, recovered: reset.numUpdatedRows > 0n };
+    }
+    const counted = await trx
+      .updateTable('subscriptions')
+      .set({ consecutive_failures: sql<number>`consecutive_failures + 1` })
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', subscriptionId)
+      .returning(['consecutive_failures', 'disable_after_failures', 'status'])
+      .executeTakeFirst();
+    if (!counted || counted.status !== 'enabled') return effects;
+    const gone = decision.kind === 'failed' && decision.gone;
+    const reason = gone ? 'gone' : counted.consecutive_failures >= counted.disable_after_failures ? 'failures' : null;
+    if (reason) {
+      await trx
+        .updateTable('subscriptions')
+        .set({ status: 'disabled', disabled_reason: reason, version: sql<number>`version + 1`, updated_at: now })
+        .where('environment_id', '=', environmentId)
+        .where('id', '=', subscriptionId)
+        .execute();
+    }
+    return { ...effects, disabled: reason, consecutiveFailures: counted.consecutive_failures };
+  }
+
+  async cancelClaimedDelivery(environmentId: string, id: string, workerId: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('deliveries')
+      .set({ status: 'cancelled', locked_by: null, lock_expires_at: null, updated_at: now })
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', id)
+      .where('status', '=', 'delivering')
+      .where('locked_by', '=', workerId)
+      .execute();
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const row = await this.db
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.min<number>('next_attempt_at').as('next'))
+      .where('status', 'in', ['pending', 'scheduled'])
+      .executeTakeFirst();
+    return row?.next ?? null;
+  }
+
+  // ── logs ────────────────────────────────────────────────────────────────────
+
+  async getDelivery(environmentId: string, id: string): Promise<Delivery | null> {
+    const row = await this.db
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? rows.deliveryFromRow(row) : null;
+  }
+
+  async listDeliveries(environmentId: string, filter: DeliveryFilter, page: PageRequest): Promise<Page<Delivery>> {
+    let query = this.db.selectFrom('deliveries').selectAll().where('environment_id', '=', environmentId);
+    if (filter.eventId !== undefined) query = query.where('event_id', '=', filter.eventId);
+    if (filter.subscriptionId !== undefined) query = query.where('subscription_id', '=', filter.subscriptionId);
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    const found = await pageQuery(query, NEWEST_FIRST, page).execute();
+    return toPage(found, page, NEWEST_FIRST, rows.deliveryFromRow);
+  }
+
+  async listAttempts(environmentId: string, deliveryId: string, page: PageRequest): Promise<Page<Attempt>> {
+    const query = this.db
+      .selectFrom('attempts')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .where('delivery_id', '=', deliveryId);
+    const found = await pageQuery(query, BY_NUMBER, page).execute();
+    return toPage(found, page, BY_NUMBER, rows.attemptFromRow);
+  }
+
+  async requeueDelivery(environmentId: string, id: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('deliveries')
+      .set({ status: 'pending', next_attempt_at: now, updated_at: now })
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', id)
+      .where('status', 'in', ['succeeded', 'failed', 'cancelled'])
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async cancelScheduledDeliveries(environmentId: string, eventId: string, now: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('deliveries')
+        .set({ status: 'cancelled', updated_at: now })
+        .where('environment_id', '=', environmentId)
+        .where('event_id', '=', eventId)
+        .where('status', '=', 'scheduled')
+        .where('next_attempt_at', '>', now)
+        .executeTakeFirst();
+      await trx
+        .updateTable('events')
+        .set({ cancelled_at: now })
+        .where('environment_id', '=', environmentId)
+        .where('id', '=', eventId)
+        .where('cancelled_at', 'is', null)
+        .execute();
+      return Number(result.numUpdatedRows);
+    });
+  }
+
+  async eventsForReplay(
+    environmentId: string,
+    subscription: { id: string; topic: string },
+    range: { since: number; until: number; onlyFailed: boolean },
+    limit: number,
+  ): Promise<StoredEvent[]> {
+    let query = this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .where('created_at', '>=', range.since)
+      .where('created_at', '<', range.until)
+      .where((eb) =>
+        eb.or([
+          eb('topic', '=', subscription.topic),
+          eb.and([
+            eb('topic', 'is', null),
+            eb(
+              'type',
+              'in',
+              eb
+                .selectFrom('topic_event_types')
+                .select('event_type')
+                .where('topic_event_types.environment_id', '=', environmentId)
+                .where('topic_event_types.topic', '=', subscription.topic),
+            ),
+          ]),
+        ]),
+      );
+    if (range.onlyFailed) {
+      query = query.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('deliveries')
+            .select('deliveries.id')
+            .where('deliveries.environment_id', '=', environmentId)
+            .where('deliveries.subscription_id', '=', subscription.id)
+            .where('deliveries.status', '=', 'failed')
+            .whereRef('deliveries.event_id', '=', 'events.id'),
+        ),
+      );
+    }
+    const found = await query.orderBy('created_at').orderBy('id').limit(limit).execute();
+    return found.map(eventFromRow);
+  }
+
+  async getEventsByIds(environmentId: string, ids: readonly string[]): Promise<Map<string, StoredEvent>> {
+    const found = new Map<string, StoredEvent>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += CHUNK) {
+      const list = await this.db
+        .selectFrom('events')
+        .selectAll()
+        .where('environment_id', '=', environmentId)
+        .where('id', 'in', unique.slice(i, i + CHUNK))
+        .execute();
+      for (const row of list) found.set(row.id, eventFromRow(row));
+    }
+    return found;
+  }
+
+  async subscriptionStats(environmentId: string, subscriptionId: string): Promise<SubscriptionStats> {
+    const counts: Record<DeliveryStatus, number> = {
+      scheduled: 0,
+      pending: 0,
+      delivering: 0,
+      succeeded: 0,
+      failed: 0,
+      cancelled: 0,
+    };
+    const byStatus = await this.db
+      .selectFrom('deliveries')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('environment_id', '=', environmentId)
+      .where('subscription_id', '=', subscriptionId)
+      .groupBy('status')
+      .execute();
+    for (const row of byStatus) counts[row.status as DeliveryStatus] = Number(row.n);
+    const byOutcome = await this.db
+      .selectFrom('attempts')
+      .select(['outcome', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.max<number>('started_at').as('last')])
+      .where('environment_id', '=', environmentId)
+      .where('subscription_id', '=', subscriptionId)
+      .groupBy('outcome')
+      .execute();
+    const recent = await this.db
+      .selectFrom('attempts')
+      .select('duration_ms')
+      .where('environment_id', '=', environmentId)
+      .where('subscription_id', '=', subscriptionId)
+      .orderBy('started_at', 'desc')
+      .limit(STATS_WINDOW)
+      .execute();
+    const outcome = (name: string) => byOutcome.find((row) => row.outcome === name);
+    const lasts = byOutcome.map((row) => Number(row.last));
+    return {
+      counts,
+      lastAttemptAt: lasts.length > 0 ? Math.max(...lasts) : null,
+      recentDurationsMs: recent.map((row) => Number(row.duration_ms)),
+      succeededAttempts: Number(outcome('succeeded')?.n ?? 0),
+      failedAttempts: Number(outcome('failed')?.n ?? 0),
+    };
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The delivery worker: claims due deliveries fairly (the store ranks them across subscriptions),
+ * runs each with bounded concurrency, renews the leases of what is in flight, and drains on stop.
+ * Woken by publishes (Wakeup) and by finished deliveries; polls slowly as a fallback and sleeps
+ * until the next scheduled or retrying delivery is due.
+ */
+import type { Clock } from '../clock.ts';
+import type { Sender } from '../delivery/send.ts';
+import type { StoredEvent, Subscription } from '../domain/types.ts';
+import type { Wakeup } from '../queue/wakeup.ts';
+import type { SecretBox } from '../secret-box.ts';
+import type { ClaimedDelivery } from '../store/delivery-store.ts';
+import type { Store } from '../store/store.ts';
+import { type RunReport, runDelivery } from './run-delivery.ts';
+
+export interface WorkerOptions {
+  store: Store;
+  clock: Clock;
+  sender: Sender;
+  secrets: SecretBox;
+  wakeup: Wakeup;
+  /** Unique per process: leases name their holder. */
+  workerId: string;
+  retryScheduleMs: readonly number[];
+  userAgent: string;
+  /** Requests in flight in this worker. Default 256. */
+  concurrency?: number;
+  /** HERALD_MAX_INFLIGHT_PER_SUBSCRIPTION. */
+  perSubscriptionCap: number;
+  /** Lease length; renewed while a request is in flight. Default 30 s (SPEC §5). */
+  leaseMs?: number;
+  /** Longest sleep with nothing to do. Default 1 s. */
+  pollMs?: number;
+  /** After every settled attempt: operational events, emails. Errors are logged, never thrown. */
+  onReport?: (report: RunReport) => Promise<void>;
+  onError?: (error: unknown) => void;
+}
+
+const CLAIM_BATCH = 100;
+
+export class Worker {
+  private readonly inflight = new Map<string, ClaimedDelivery>();
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  /** Wakes this worker's own loop when capacity frees up, without telling other processes. */
+  private kick: (() => void) | null = null;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.concurrency = options.concurrency ?? 256;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.pollMs = options.pollMs ?? 1000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.loop = this.run();
+  }
+
+  /** Stops claiming, waits for in-flight requests to settle. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.kick?.();
+    this.options.wakeup.notify();
+    await this.loop;
+    while (this.inflight.size > 0) await new Promise((r) => setTimeout(r, 20));
+    if (this.renewTimer) clearInterval(this.renewTimer);
+  }
+
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let claimedFull = false;
+      try {
+        const free = this.concurrency - this.inflight.size;
+        if (free > 0) {
+          const limit = Math.min(free, CLAIM_BATCH);
+          const claimed = await this.options.store.claimDueDeliveries({
+            workerId: this.options.workerId,
+            now: this.options.clock.now(),
+            limit,
+            perSubscriptionCap: this.options.perSubscriptionCap,
+            leaseMs: this.leaseMs,
+          });
+          if (claimed.length > 0) await this.dispatch(claimed);
+          claimedFull = claimed.length === limit;
+        }
+        if (!claimedFull && this.running) await this.sleep();
+      } catch (error) {
+        this.options.onError?.(error);
+        if (this.running) await this.sleep();
+      }
+    }
+  }
+
+  /** Sleeps until woken, until the next delivery is due, or for pollMs. */
+  private async sleep(): Promise<void> {
+    let wait = this.pollMs;
+    if (this.inflight.size < this.concurrency) {
+      const next = await this.options.store.nextDueAt();
+      if (next !== null) wait = Math.max(0, Math.min(wait, next - this.options.clock.now()));
+    }
+    if (wait === 0) return;
+    await new Promise<void>((resolve) => {
+      let settled = false;
+      const done = () => {
+        if (settled) return;
+        settled = true;
+        this.kick = null;
+        resolve();
+      };
+      this.kick = done;
+      void this.options.wakeup.wait(wait).then(done);
+    });
+  }
+
+  private async dispatch(claimed: ClaimedDelivery[]): Promise<void> {
+    const { subscriptions, events } = await this.load(claimed);
+    for (const delivery of claimed) {
+      const key = `${delivery.environmentId}/${delivery.id}`;
+      this.inflight.set(key, delivery);
+      const subscription = subscriptions.get(`${delivery.environmentId}/${delivery.subscriptionId}`) ?? null;
+      const event = events.get(`${delivery.environmentId}/${delivery.eventId}`) ?? null;
+      void runDelivery(this.options, delivery, subscription, event)
+        .then((report) => this.options.onReport?.(report))
+        .catch((error: unknown) => this.options.onError?.(error))
+        .finally(() => {
+          this.inflight.delete(key);
+          this.kick?.();
+        });
+    }
+  }
+
+  /** Subscriptions and events of a claimed batch, one query per environment. */
+  private async load(claimed: ClaimedDelivery[]) {
+    const subscriptions = new Map<string, Subscription>();
+    const events = new Map<string, StoredEvent>();
+    const byEnvironment = new Map<string, ClaimedDelivery[]>();
+    for (const d of claimed) {
+      const list = byEnvironment.get(d.environmentId) ?? [];
+      list.push(d);
+      byEnvironment.set(d.environmentId, list);
+    }
+    for (const [environmentId, list] of byEnvironment) {
+      const found = await this.options.store.getEventsByIds(
+        environmentId,
+        list.map((d) => d.eventId),
+      );
+      for (const [id, event] of found) events.set(`${environmentId}/${id}`, event);
+      for (const subscriptionId of new Set(list.map((d) => d.subscriptionId))) {
+        const subscription = await this.options.store.getSubscription(environmentId, subscriptionId);
+        if (subscription) subscriptions.set(`${environmentId}/${subscriptionId}`, subscription);
+      }
+    }
+    return { subscriptions, events };
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.inflight.size === 0) return;
+    const keys = [...this.inflight.values()].map((d) => ({ environmentId: d.environmentId, id: d.id }));
+    try {
+      await this.options.store.extendLeases(this.options.workerId, keys, this.options.clock.now() + this.leaseMs);
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+  }
+}
