@@ -36,6 +36,8 @@ export interface Config {
   readonly maxEventsPerPublish: number;
   /** HERALD_MAX_INFLIGHT_PER_SUBSCRIPTION, default 16. */
   readonly maxInflightPerSubscription: number;
+  /** HERALD_LEASE_MS, default 30000: how long a worker's claim on a delivery lasts (renewed while in flight). */
+  readonly leaseMs: number;
   /** HERALD_LOG_LEVEL, default `info`. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -128,6 +130,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxEventDataBytes: integer(env, 'HERALD_MAX_EVENT_DATA_BYTES', 256 * 1024, 16, 64 * 1024 * 1024),
     maxEventsPerPublish: integer(env, 'HERALD_MAX_EVENTS_PER_PUBLISH', 500, 1, 10_000),
     maxInflightPerSubscription: integer(env, 'HERALD_MAX_INFLIGHT_PER_SUBSCRIPTION', 16, 1, 1000),
+    leaseMs: integer(env, 'HERALD_LEASE_MS', 30_000, 1000, 3_600_000),
     logLevel: logLevel as Config['logLevel'],
   };
   return Object.freeze(config);

@@ -100,6 +100,7 @@ export async function serve(config: Config, role: Role = 'all'): Promise<Running
       retryScheduleMs: config.retryScheduleMs,
       userAgent: USER_AGENT,
       perSubscriptionCap: config.maxInflightPerSubscription,
+      leaseMs: config.leaseMs,
       onReport: (report) => maintenance.afterAttempt(report),
       onError: (error) => process.stderr.write(`herald worker: ${(error as Error).stack ?? String(error)}\n`),
     });

@@ -54,6 +54,11 @@ async function checkContent(
   if (problems.length > 0) throw invalid('the event type is not valid', problems);
 }
 
+/** Herald's own operational types (`herald.*`) are maintained by Herald alone. */
+function refuseBuiltIn(name: string): void {
+  if (isReservedName(name)) throw invalid(`event type ${name} is built in: it cannot be changed or archived`);
+}
+
 export async function createEventType(deps: CoreDeps, environmentId: string, input: EventTypeInput): Promise<EventType> {
   if (isReservedName(input.name)) {
     throw invalid('names starting with "herald." are reserved', [{ path: '/name', message: 'is reserved' }]);
@@ -96,6 +101,7 @@ export async function updateEventType(
   name: string,
   patch: EventTypePatch,
 ): Promise<EventType> {
+  refuseBuiltIn(name);
   const current = await getEventType(deps, environmentId, name);
   const schema = patch.schema === undefined ? current.schema : patch.schema;
   const schemaChanged = JSON.stringify(schema) !== JSON.stringify(current.schema);
@@ -117,6 +123,7 @@ export async function updateEventType(
 
 /** DELETE archives: existing events stay, new publishes of the type are refused. */
 export async function archiveEventType(deps: CoreDeps, environmentId: string, name: string): Promise<void> {
+  refuseBuiltIn(name);
   const current = await getEventType(deps, environmentId, name);
   if (current.archivedAt !== null) return;
   const now = deps.clock.now();

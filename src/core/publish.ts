@@ -7,6 +7,7 @@ import { monthOf, startOfNextMonth } from '../domain/month.ts';
 import type { EventType, JsonValue, StoredEvent } from '../domain/types.ts';
 import { type FieldProblem, HeraldError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
+import { isReservedName } from '../domain/names.ts';
 import type { CoreDeps } from './deps.ts';
 import { getEnvironment } from './environments.ts';
 import { schemaCacheKey } from './event-types.ts';
@@ -48,7 +49,8 @@ function checkEvent(
 ): { problems: FieldProblem[]; dataJson: string } {
   const problems: FieldProblem[] = [];
   const dataJson = JSON.stringify(input.data ?? null);
-  if (!eventType) problems.push({ path: `${path}/type`, message: `unknown event type ${input.type}` });
+  if (isReservedName(input.type)) problems.push({ path: `${path}/type`, message: 'herald.* events are published by Herald alone' });
+  else if (!eventType) problems.push({ path: `${path}/type`, message: `unknown event type ${input.type}` });
   else if (eventType.archivedAt !== null) problems.push({ path: `${path}/type`, message: `event type ${input.type} is archived` });
   else if (!routable) problems.push({ path: `${path}/type`, message: routeProblem });
   if (Buffer.byteLength(dataJson) > deps.limits.maxEventDataBytes) {
@@ -139,7 +141,10 @@ export async function publish(
     getEnvironment(deps, environmentId),
     deps.store.fanoutTargets(environmentId, topic ? [topic.name] : [...new Set([...(routes?.values() ?? [])].flat())]),
   ]);
-  const deliveries = planDeliveries(events, topicsOf, targets, now);
+  // An id repeated within the batch is a duplicate of its first occurrence: only that one fans out.
+  const seen = new Set<string>();
+  const firsts = events.filter((e) => !seen.has(e.id) && Boolean(seen.add(e.id)));
+  const deliveries = planDeliveries(firsts, topicsOf, targets, now);
   const month = monthOf(now);
   const outcome = await deps.store.acceptEvents(
     environmentId,

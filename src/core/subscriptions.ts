@@ -13,7 +13,15 @@ import { classify } from '../delivery/classify.ts';
 import { RESERVED_HEADERS, buildRequest, loggableHeaders } from '../delivery/request.ts';
 import { isValidSigningSecret, newSigningSecret } from '../delivery/sign.ts';
 import { checkUrlTarget } from '../delivery/url-guard.ts';
-import type { Attempt, Page, PageRequest, StoredEvent, Subscription, SubscriptionFormat, Topic } from '../domain/types.ts';
+import type {
+  Attempt,
+  Page,
+  PageRequest,
+  StoredEvent,
+  Subscription,
+  SubscriptionFormat,
+  Topic,
+} from '../domain/types.ts';
 import { type FieldProblem, HeraldError, conflict, invalid, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { appsVisibleTo } from './apps.ts';
@@ -44,11 +52,13 @@ export interface SubscriptionFields {
   disableAfterFailures?: number;
 }
 
+/** What creation needs: `name` and `url`, the rest defaults. */
 export interface NewSubscriptionInput extends SubscriptionFields {
   name: string;
   url: string;
 }
 
+/** A PATCH: the fields to change plus the version they were read at. */
 export interface SubscriptionPatch extends SubscriptionFields {
   /** Must equal the stored version (else 409 `version_conflict`); required. */
   version?: number;
@@ -119,15 +129,21 @@ function checkHeaders(s: Subscription, problems: FieldProblem[]): void {
     const path = `/headers/${pointer(name)}`;
     const lower = name.toLowerCase();
     if (!HEADER_NAME.test(name)) problems.push({ path, message: 'is not a valid HTTP header name' });
-    else if (RESERVED_HEADERS.includes(lower)) problems.push({ path, message: `${lower} is set by Herald and may not be overridden` });
-    else if (lower === secretName) problems.push({ path, message: 'is the secretHeaderName; set its value with secretHeaderValue' });
+    else if (RESERVED_HEADERS.includes(lower))
+      problems.push({ path, message: `${lower} is set by Herald and may not be overridden` });
+    else if (lower === secretName)
+      problems.push({ path, message: 'is the secretHeaderName; set its value with secretHeaderValue' });
     else if (seen.has(lower)) problems.push({ path, message: 'repeats a header name (names are case-insensitive)' });
-    if (!HEADER_VALUE.test(value)) problems.push({ path, message: 'must not contain CR, LF or other control characters' });
+    if (!HEADER_VALUE.test(value))
+      problems.push({ path, message: 'must not contain CR, LF or other control characters' });
     seen.add(lower);
   }
   if ((s.secretHeaderName === null) !== (s.secretHeaderValue === null)) {
     const missing = s.secretHeaderName === null ? '/secretHeaderName' : '/secretHeaderValue';
-    problems.push({ path: missing, message: 'secretHeaderName and secretHeaderValue go together: give both or neither' });
+    problems.push({
+      path: missing,
+      message: 'secretHeaderName and secretHeaderValue go together: give both or neither',
+    });
   }
   if (s.secretHeaderName !== null) {
     if (!HEADER_NAME.test(s.secretHeaderName)) {
@@ -149,7 +165,12 @@ async function checkUrl(deps: CoreDeps, url: string, problems: FieldProblem[]): 
 // ── reading ─────────────────────────────────────────────────────────────────
 
 /** The subscription as stored (sealed), if it exists and the viewer may see its topic; else 404. */
-async function loadVisible(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<{ stored: Subscription; topic: Topic }> {
+async function loadVisible(
+  deps: CoreDeps,
+  environmentId: string,
+  id: string,
+  viewer: Viewer,
+): Promise<{ stored: Subscription; topic: Topic }> {
   const stored = await deps.store.getSubscription(environmentId, id);
   if (!stored) throw notFound(`subscription ${id}`);
   try {
@@ -160,7 +181,13 @@ async function loadVisible(deps: CoreDeps, environmentId: string, id: string, vi
   }
 }
 
-export async function getSubscription(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<Subscription> {
+/** The subscription (secrets in clear); 404 when unknown, of another environment, or on a topic the viewer may not see. */
+export async function getSubscription(
+  deps: CoreDeps,
+  environmentId: string,
+  id: string,
+  viewer: Viewer,
+): Promise<Subscription> {
   return openSecrets(deps, (await loadVisible(deps, environmentId, id, viewer)).stored);
 }
 
@@ -228,26 +255,40 @@ function applyEnabled(s: Subscription, enabled: boolean | undefined): Subscripti
     : { ...s, status: 'disabled', disabledReason: 'manual' };
 }
 
+/** Fields copied as given (the others are normalised below). */
+const PLAIN_FIELDS = [
+  'name',
+  'description',
+  'customId',
+  'url',
+  'format',
+  'secretHeaderName',
+  'secretHeaderValue',
+  'maxRetries',
+  'timeoutMs',
+  'failureEmail',
+  'language',
+  'disableAfterFailures',
+] as const satisfies readonly (keyof SubscriptionFields & keyof Subscription)[];
+
 function withFields(s: Subscription, f: SubscriptionFields): Subscription {
+  const { enabled, events, metadata, headers } = f;
   const next: Subscription = { ...s };
-  if (f.name !== undefined) next.name = f.name;
-  if (f.description !== undefined) next.description = f.description;
-  if (f.customId !== undefined) next.customId = f.customId;
-  if (f.metadata !== undefined) next.metadata = { ...f.metadata };
-  if (f.events !== undefined) next.events = [...new Set(f.events)];
-  if (f.url !== undefined) next.url = f.url;
-  if (f.format !== undefined) next.format = f.format;
-  if (f.headers !== undefined) next.headers = { ...f.headers };
-  if (f.secretHeaderName !== undefined) next.secretHeaderName = f.secretHeaderName;
-  if (f.secretHeaderValue !== undefined) next.secretHeaderValue = f.secretHeaderValue;
-  if (f.maxRetries !== undefined) next.maxRetries = f.maxRetries;
-  if (f.timeoutMs !== undefined) next.timeoutMs = f.timeoutMs;
-  if (f.failureEmail !== undefined) next.failureEmail = f.failureEmail;
-  if (f.language !== undefined) next.language = f.language;
-  if (f.disableAfterFailures !== undefined) next.disableAfterFailures = f.disableAfterFailures;
-  return applyEnabled(next, f.enabled);
+  // An allow-list, not a spread: a caller's object never reaches id, topic, secrets or counters.
+  for (const key of PLAIN_FIELDS) {
+    if (f[key] !== undefined) Object.assign(next, { [key]: f[key] });
+  }
+  if (metadata !== undefined) next.metadata = { ...metadata };
+  if (headers !== undefined) next.headers = { ...headers };
+  if (events !== undefined) next.events = [...new Set(events)];
+  return applyEnabled(next, enabled);
 }
 
+/**
+ * Creates a subscription on a topic the viewer may see: defaults filled in, events checked against
+ * the topic, headers against the reserved names, the URL against SPEC §7; a fresh signing secret.
+ * 409 when the name is taken in the topic.
+ */
 export async function createSubscription(
   deps: CoreDeps,
   environmentId: string,
@@ -299,7 +340,10 @@ export async function createSubscription(
 }
 
 const staleVersion = (id: string, current: number): HeraldError =>
-  new HeraldError('version_conflict', `subscription ${id} is at version ${current}; read it again and send that version`);
+  new HeraldError(
+    'version_conflict',
+    `subscription ${id} is at version ${current}; read it again and send that version`,
+  );
 
 /**
  * Writes `change(current)` with the version bumped. With `expectedVersion` (a caller's PATCH) a
@@ -321,7 +365,10 @@ async function writeSubscription(
     const changed = await change(current, topic);
     if (changed === null) return current;
     const next: Subscription = { ...changed, version: stored.version + 1, updatedAt: deps.clock.now() };
-    const outcome = await deps.store.updateSubscription(environmentId, sealSecrets(deps, next), stored.version);
+    const resetFailures = next.consecutiveFailures === 0 && stored.consecutiveFailures !== 0;
+    const outcome = await deps.store.updateSubscription(environmentId, sealSecrets(deps, next), stored.version, {
+      resetFailures,
+    });
     if (outcome === 'updated') return next;
     if (outcome === 'name_taken') {
       throw conflict(`a subscription named ${JSON.stringify(next.name)} already exists on topic ${next.topic}`);
@@ -365,13 +412,24 @@ export async function updateSubscription(
   );
 }
 
-export async function deleteSubscription(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<void> {
+/** Deletes it; its deliveries not yet sent are cancelled by the store, the attempt log stays. */
+export async function deleteSubscription(
+  deps: CoreDeps,
+  environmentId: string,
+  id: string,
+  viewer: Viewer,
+): Promise<void> {
   await loadVisible(deps, environmentId, id, viewer);
   if (!(await deps.store.deleteSubscription(environmentId, id, deps.clock.now()))) throw notFound(`subscription ${id}`);
 }
 
 /** Enables it, clearing `disabledReason` and the failure count; no write (and no new version) if already so. */
-export function enableSubscription(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<Subscription> {
+export function enableSubscription(
+  deps: CoreDeps,
+  environmentId: string,
+  id: string,
+  viewer: Viewer,
+): Promise<Subscription> {
   return writeSubscription(deps, environmentId, id, viewer, (current) =>
     current.status === 'enabled' && current.disabledReason === null && current.consecutiveFailures === 0
       ? null
@@ -380,7 +438,12 @@ export function enableSubscription(deps: CoreDeps, environmentId: string, id: st
 }
 
 /** Disables it by hand (`disabledReason: manual`); no write if it already is. */
-export function disableSubscription(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<Subscription> {
+export function disableSubscription(
+  deps: CoreDeps,
+  environmentId: string,
+  id: string,
+  viewer: Viewer,
+): Promise<Subscription> {
   return writeSubscription(deps, environmentId, id, viewer, (current) =>
     current.status === 'disabled' && current.disabledReason === 'manual' ? null : applyEnabled(current, false),
   );
@@ -388,7 +451,13 @@ export function disableSubscription(deps: CoreDeps, environmentId: string, id: s
 
 // ── signing secrets ─────────────────────────────────────────────────────────
 
-export async function getSigningSecret(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<string> {
+/** The current signing secret, in clear. */
+export async function getSigningSecret(
+  deps: CoreDeps,
+  environmentId: string,
+  id: string,
+  viewer: Viewer,
+): Promise<string> {
   return (await getSubscription(deps, environmentId, id, viewer)).signingSecret;
 }
 
@@ -487,12 +556,18 @@ export async function sendTestEvent(
     outcome: outcome.kind === 'succeeded' ? ('succeeded' as const) : ('failed' as const),
   };
   if (result.kind === 'error') {
-    return { ...base, responseStatus: null, responseBody: null, error: { kind: result.errorKind, message: result.message } };
+    return {
+      ...base,
+      responseStatus: null,
+      responseBody: null,
+      error: { kind: result.errorKind, message: result.message },
+    };
   }
   return {
     ...base,
     responseStatus: result.status,
     responseBody: result.body,
-    error: outcome.kind === 'succeeded' ? null : { kind: 'http_status', message: `the receiver answered ${result.status}` },
+    error:
+      outcome.kind === 'succeeded' ? null : { kind: 'http_status', message: `the receiver answered ${result.status}` },
   };
 }

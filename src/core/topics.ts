@@ -26,7 +26,9 @@ async function checkReferences(
     const known = await deps.store.getEventTypes(environmentId, eventTypes);
     eventTypes.forEach((name, i) => {
       const found = known.get(name);
-      if (!found) problems.push({ path: `/eventTypes/${i}`, message: `unknown event type ${name}` });
+      if (isReservedName(name)) {
+        problems.push({ path: `/eventTypes/${i}`, message: `${name} is Herald's own: subscribe to the built-in topic instead` });
+      } else if (!found) problems.push({ path: `/eventTypes/${i}`, message: `unknown event type ${name}` });
       else if (found.archivedAt !== null) problems.push({ path: `/eventTypes/${i}`, message: `event type ${name} is archived` });
     });
   }

@@ -99,17 +99,27 @@ export interface DeliveryStore {
   getSubscription(environmentId: string, id: string): Promise<Subscription | null>;
   /**
    * Writes `subscription` (whose `version` is the new one) only if the stored version is
-   * `expectedVersion`; false otherwise. Fails with false, too, when the new name is taken.
+   * `expectedVersion`. The failure count and email bookkeeping belong to the worker, which moves
+   * them without a version bump: they are written only when `resetFailures` sets the count to 0.
    */
-  updateSubscription(environmentId: string, subscription: Subscription, expectedVersion: number): Promise<'updated' | 'stale' | 'name_taken'>;
+  updateSubscription(
+    environmentId: string,
+    subscription: Subscription,
+    expectedVersion: number,
+    options?: { resetFailures?: boolean },
+  ): Promise<'updated' | 'stale' | 'name_taken'>;
   /** Removes the subscription; its deliveries not yet sent are cancelled, the log stays. */
   deleteSubscription(environmentId: string, id: string, now: number): Promise<boolean>;
   /** Enabled subscriptions of the topics, for fan-out. */
   fanoutTargets(environmentId: string, topics: readonly string[]): Promise<FanoutTarget[]>;
-  /** Marks that a failure summary email is owed (keeps the earliest time). */
+  /** Marks that a failure summary email is owed (keeps the latest mark). */
   markEmailPending(environmentId: string, subscriptionId: string, since: number): Promise<void>;
   /** Subscriptions owed an email whose hourly budget allows one now. */
   subscriptionsOwedEmail(lastEmailBefore: number, limit: number): Promise<{ environmentId: string; subscription: Subscription }[]>;
+  /**
+   * Records a summary sent, put together at `at` (taken before reading what it reports): marks
+   * made after `at` stay owed for the next one, so nothing that happened mid-send is dropped.
+   */
   recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void>;
 
   /** Inserts deliveries (replay, operational events). */

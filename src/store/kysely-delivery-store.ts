@@ -73,6 +73,7 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
     environmentId: string,
     subscription: Subscription,
     expectedVersion: number,
+    options: { resetFailures?: boolean } = {},
   ): Promise<'updated' | 'stale' | 'name_taken'> {
     return this.db.transaction().execute(async (trx) => {
       const clash = await trx
@@ -84,10 +85,17 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
         .where('id', '<>', subscription.id)
         .executeTakeFirst();
       if (clash) return 'name_taken';
-      const { environment_id: _e, id: _i, created_at: _c, ...changes } = rows.subscriptionToRow(environmentId, subscription);
+      const {
+        environment_id: _e,
+        id: _i,
+        created_at: _c,
+        consecutive_failures: _f,
+        last_email_at: _l,
+        ...changes
+      } = rows.subscriptionToRow(environmentId, subscription);
       const result = await trx
         .updateTable('subscriptions')
-        .set(changes)
+        .set(options.resetFailures ? { ...changes, consecutive_failures: 0 } : changes)
         .where('environment_id', '=', environmentId)
         .where('id', '=', subscription.id)
         .where('version', '=', expectedVersion)
@@ -131,7 +139,10 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
   async markEmailPending(environmentId: string, subscriptionId: string, since: number): Promise<void> {
     await this.db
       .updateTable('subscriptions')
-      .set({ email_pending_since: sql<number>`coalesce(email_pending_since, ${since})` })
+      // Keeps the latest mark, so recordEmailSent can tell news that came in while an email was being sent.
+      .set({
+        email_pending_since: sql<number>`CASE WHEN email_pending_since IS NULL OR email_pending_since < ${since} THEN ${since} ELSE email_pending_since END`,
+      })
       .where('environment_id', '=', environmentId)
       .where('id', '=', subscriptionId)
       .execute();
@@ -154,7 +165,11 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
   async recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void> {
     await this.db
       .updateTable('subscriptions')
-      .set({ last_email_at: at, email_pending_since: null })
+      // A mark made after `at` (when the summary was put together) is not in it: it stays owed.
+      .set({
+        last_email_at: at,
+        email_pending_since: sql<number | null>`CASE WHEN email_pending_since > ${at} THEN email_pending_since ELSE NULL END`,
+      })
       .where('environment_id', '=', environmentId)
       .where('id', '=', subscriptionId)
       .execute();

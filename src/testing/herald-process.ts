@@ -42,13 +42,18 @@ export function runHerald(args: string[], env: NodeJS.ProcessEnv) {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Starts `herald serve` and resolves once /healthz answers. */
-export async function startHerald(databaseUrl: string, extra: Record<string, string> = {}): Promise<HeraldProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: heraldEnv(databaseUrl, { HERALD_PORT: String(port), HERALD_HOST: '127.0.0.1', ...extra }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export type ServeRole = 'api' | 'worker' | 'all';
+
+/** A `herald serve` child process, with what it printed and a way to stop it. */
+interface Spawned {
+  child: ChildProcess;
+  output(): string;
+  errors(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+function spawnServe(role: ServeRole, env: NodeJS.ProcessEnv): Spawned {
+  const child = spawn(process.execPath, [BIN, 'serve', '--role', role], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -58,10 +63,33 @@ export async function startHerald(databaseUrl: string, extra: Record<string, str
     stderr += chunk.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => stdout,
+    errors: () => stderr,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/**
+ * Starts `herald serve` (role `all` unless `role` says otherwise) and resolves once /healthz
+ * answers. A worker has no HTTP port: use startHeraldWorker for `--role worker`.
+ */
+export async function startHerald(
+  databaseUrl: string,
+  extra: Record<string, string> = {},
+  role: Exclude<ServeRole, 'worker'> = 'all',
+): Promise<HeraldProcess> {
+  const port = await freePort();
+  const spawned = spawnServe(role, heraldEnv(databaseUrl, { HERALD_PORT: String(port), HERALD_HOST: '127.0.0.1', ...extra }));
+  const { child } = spawned;
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`herald exited early (${child.exitCode}): ${stderr}`);
+    if (child.exitCode !== null) throw new Error(`herald exited early (${child.exitCode}): ${spawned.errors()}`);
     try {
       const health = await fetch(`${url}/healthz`);
       if (health.ok) break;
@@ -70,18 +98,40 @@ export async function startHerald(databaseUrl: string, extra: Record<string, str
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`herald did not start within 30 s: ${stderr}`);
+      throw new Error(`herald did not start within 30 s: ${spawned.errors()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    port,
-    url,
-    child,
-    output: () => stdout,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+  return { port, url, child, output: spawned.output, stop: spawned.stop };
+}
+
+export interface HeraldWorkerProcess {
+  child: ChildProcess;
+  /** Everything printed to stdout so far. */
+  output(): string;
+  /** Everything printed to stderr so far (worker errors are written there). */
+  errors(): string;
+  /** Sends the signal and waits for the process to end. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Starts `herald serve --role worker`. It has no HTTP port to wait for, so this resolves once the
+ * process has stayed up for `settleMs` (long enough to load, migrate and start claiming), and
+ * throws if it exited before that.
+ */
+export async function startHeraldWorker(
+  databaseUrl: string,
+  extra: Record<string, string> = {},
+  settleMs = 1500,
+): Promise<HeraldWorkerProcess> {
+  const spawned = spawnServe('worker', heraldEnv(databaseUrl, extra));
+  const { child } = spawned;
+  const deadline = Date.now() + settleMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`herald worker exited early (${child.exitCode}): ${spawned.errors()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (child.exitCode !== null) throw new Error(`herald worker exited early (${child.exitCode}): ${spawned.errors()}`);
+  return spawned;
 }

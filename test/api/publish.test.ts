@@ -755,3 +755,32 @@ describeApi(
   },
   LIMITS,
 );
+
+describeApi('publishing: Herald\'s own events', (api) => {
+  test('nobody else may publish herald.* events, to the built-in topic or through /v1/events/publish', async () => {
+    const admin = await api().environment();
+    for (const url of ['/v1/topics/herald.operational/events/publish', '/v1/events/publish']) {
+      const answer = await api().call('POST', url, {
+        as: admin,
+        body: { events: [{ type: 'herald.delivery.failed', data: { deliveryId: 'x' } }] },
+      });
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.errors[0].path, '/events/0/type');
+    }
+    const listed = await api().call('GET', '/v1/events', { as: admin });
+    assert.deepEqual(listed.body.data, []);
+  });
+
+  test('the built-in event types cannot be changed, archived or put in a user topic', async () => {
+    const admin = await api().environment();
+    const patched = await api().call('PATCH', '/v1/event-types/herald.delivery.failed', { as: admin, body: { description: 'x' } });
+    assert.equal(patched.status, 400);
+    assert.equal((await api().call('DELETE', '/v1/event-types/herald.delivery.failed', { as: admin })).status, 400);
+    const topic = await api().call('POST', '/v1/topics', { as: admin, body: { name: 'mine', eventTypes: ['herald.delivery.failed'] } });
+    assert.equal(topic.status, 400);
+    assert.equal(topic.body.errors[0].path, '/eventTypes/0');
+    const shown = await api().call('GET', '/v1/event-types/herald.delivery.failed', { as: admin });
+    assert.equal(shown.body.archived, false);
+    assert.equal(shown.body.description, 'A delivery exhausted its retries.');
+  });
+});

@@ -86,7 +86,10 @@ function verifiesWith(secret: string, got: Received): boolean {
 async function world(api: Api): Promise<Caller> {
   const admin = await api().environment('secrets');
   ok(await api().call('POST', '/v1/event-types', { as: admin, body: { name: 'order.created' } }), 201);
-  ok(await api().call('POST', '/v1/topics', { as: admin, body: { name: 'orders', eventTypes: ['order.created'] } }), 201);
+  ok(
+    await api().call('POST', '/v1/topics', { as: admin, body: { name: 'orders', eventTypes: ['order.created'] } }),
+    201,
+  );
   return admin;
 }
 
@@ -104,14 +107,20 @@ async function secretOf(api: Api, as: Caller, id: string): Promise<string> {
 }
 
 async function rotate(api: Api, as: Caller, id: string, body?: unknown): Promise<string> {
-  const answer = await api().call('POST', `/v1/subscriptions/${id}/secret/rotate`, { as, ...(body !== undefined ? { body } : {}) });
+  const answer = await api().call('POST', `/v1/subscriptions/${id}/secret/rotate`, {
+    as,
+    ...(body !== undefined ? { body } : {}),
+  });
   ok(answer, 200, 'rotate');
   assert.ok(isValidSigningSecret(answer.body.signingSecret));
   return answer.body.signingSecret;
 }
 
 async function testSend(api: Api, as: Caller, id: string): Promise<Json> {
-  const answer = await api().call('POST', `/v1/subscriptions/${id}/test`, { as, body: { type: 'order.created', data: { n: 1 } } });
+  const answer = await api().call('POST', `/v1/subscriptions/${id}/test`, {
+    as,
+    body: { type: 'order.created', data: { n: 1 } },
+  });
   ok(answer, 200, 'test');
   assert.equal(answer.body.outcome, 'succeeded', JSON.stringify(answer.body));
   return answer.body;
@@ -243,7 +252,11 @@ describeApi('subscription secrets', (api) => {
       assert.ok(verifiesWith(second, got));
       assert.ok(!verifiesWith(first, got), 'the first secret is dropped');
       const stored = await api().deps.store.getSubscription(admin.environmentId, sub.id);
-      assert.equal(stored?.previousSecretExpiresAt, api().clock.now() + DAY_MS, 'the 24 h restart at the second rotation');
+      assert.equal(
+        stored?.previousSecretExpiresAt,
+        api().clock.now() + DAY_MS,
+        'the 24 h restart at the second rotation',
+      );
     } finally {
       await hook.close();
     }
@@ -265,12 +278,25 @@ describeApi('subscription secrets', (api) => {
       ok(await api().call(method, url, { as: null }), 401, `${method} anonymous`);
     }
     assert.equal(await secretOf(api, admin, sub.id), sub.signingSecret);
-    assert.equal(await secretOf(api, subscriber, sub.id), sub.signingSecret, 'a subscriber key on a visible topic manages it');
+    assert.equal(
+      await secretOf(api, subscriber, sub.id),
+      sub.signingSecret,
+      'a subscriber key on a visible topic manages it',
+    );
 
     // An app-owned topic the subscriber key lacks the permission for.
     const app = await api().call('POST', '/v1/apps', { as: admin, body: { name: 'a', permissions: ['p'] } });
-    ok(await api().call('POST', '/v1/topics', { as: admin, body: { name: 'owned', eventTypes: ['order.created'], appId: app.body.id } }), 201);
-    const owned = await api().call('POST', '/v1/topics/owned/subscriptions', { as: admin, body: { name: 'o', url: 'http://127.0.0.1:9/' } });
+    ok(
+      await api().call('POST', '/v1/topics', {
+        as: admin,
+        body: { name: 'owned', eventTypes: ['order.created'], appId: app.body.id },
+      }),
+      201,
+    );
+    const owned = await api().call('POST', '/v1/topics/owned/subscriptions', {
+      as: admin,
+      body: { name: 'o', url: 'http://127.0.0.1:9/' },
+    });
     ok(owned, 201);
     ok(await api().call('GET', `/v1/subscriptions/${owned.body.id}/secret`, { as: subscriber }), 404);
     ok(await api().call('POST', `/v1/subscriptions/${owned.body.id}/secret/rotate`, { as: subscriber }), 404);

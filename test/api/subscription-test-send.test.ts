@@ -71,7 +71,10 @@ async function world(api: Api): Promise<Caller> {
   for (const name of ['order.created', 'user.signup']) {
     ok(await api().call('POST', '/v1/event-types', { as: admin, body: { name } }), 201);
   }
-  ok(await api().call('POST', '/v1/topics', { as: admin, body: { name: 'orders', eventTypes: ['order.created'] } }), 201);
+  ok(
+    await api().call('POST', '/v1/topics', { as: admin, body: { name: 'orders', eventTypes: ['order.created'] } }),
+    201,
+  );
   return admin;
 }
 
@@ -146,7 +149,10 @@ describeApi('subscription test send', (api) => {
         secretHeaderValue: 'open sesame',
         language: 'de-DE',
       });
-      const answer = await sendTest(api, admin, sub.id, { type: 'order.created', data: { orderId: 7, items: ['a', 'b'] } });
+      const answer = await sendTest(api, admin, sub.id, {
+        type: 'order.created',
+        data: { orderId: 7, items: ['a', 'b'] },
+      });
       ok(answer, 200);
       assert.equal(answer.body.outcome, 'succeeded');
       assert.equal(answer.body.responseBody, 'thanks');
@@ -219,7 +225,11 @@ describeApi('subscription test send', (api) => {
       assert.equal(answer.body.error.kind, 'http_status');
       assert.equal(typeof answer.body.error.message, 'string');
       const after = await api().call('GET', `/v1/subscriptions/${sub.id}`, { as: admin });
-      assert.deepEqual([after.body.status, after.body.consecutiveFailures, after.body.version], ['enabled', 0, 1], 'a test changes nothing');
+      assert.deepEqual(
+        [after.body.status, after.body.consecutiveFailures, after.body.version],
+        ['enabled', 0, 1],
+        'a test changes nothing',
+      );
     } finally {
       await hook.close();
     }

@@ -176,7 +176,10 @@ describeApi(
     test('the name is unique within its topic (409), free on another topic', async () => {
       const admin = await world(api);
       await subscribe(api, admin, 'orders', { name: 'same', url: URL_A });
-      problem(await api().call('POST', '/v1/topics/orders/subscriptions', { as: admin, body: { name: 'same', url: URL_A } }), 409);
+      problem(
+        await api().call('POST', '/v1/topics/orders/subscriptions', { as: admin, body: { name: 'same', url: URL_A } }),
+        409,
+      );
       await subscribe(api, admin, 'users', { name: 'same', url: URL_A });
       await subscribe(api, admin, 'orders', { name: 'Same', url: URL_A });
       const names = (await listAll(api, admin, '/v1/topics/orders/subscriptions')).map((s) => s.name).sort();
@@ -217,7 +220,11 @@ describeApi(
         ['customId empty', { ...base, customId: '' }, '/customId'],
         ['metadata value not a string', { ...base, metadata: { a: 1 } }, '/metadata/a'],
         ['metadata not an object', { ...base, metadata: ['a'] }, '/metadata'],
-        ['metadata too many', { ...base, metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) }, '/metadata'],
+        [
+          'metadata too many',
+          { ...base, metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) },
+          '/metadata',
+        ],
         ['events empty', { ...base, events: [] }, '/events'],
         ['events not a list', { ...base, events: 'order.created' }, '/events'],
         ['events bad name', { ...base, events: ['order created'] }, '/events/0'],
@@ -229,16 +236,32 @@ describeApi(
         ['header value with NUL', { ...base, headers: { 'X-A': 'a\u0000b' } }, '/headers/X-A'],
         ['header value not a string', { ...base, headers: { 'X-A': 1 } }, '/headers/X-A'],
         ['header content-type', { ...base, headers: { 'Content-Type': 'text/plain' } }, '/headers/Content-Type'],
-        ['header webhook-signature', { ...base, headers: { 'webhook-signature': 'v1,x' } }, '/headers/webhook-signature'],
+        [
+          'header webhook-signature',
+          { ...base, headers: { 'webhook-signature': 'v1,x' } },
+          '/headers/webhook-signature',
+        ],
         ['header user-agent', { ...base, headers: { 'USER-AGENT': 'me' } }, '/headers/USER-AGENT'],
         ['header host', { ...base, headers: { host: 'evil.example' } }, '/headers/host'],
         ['header content-language', { ...base, headers: { 'content-language': 'fr' } }, '/headers/content-language'],
         ['header repeated in other case', { ...base, headers: { 'x-a': '1', 'X-A': '2' } }, '/headers/X-A'],
         ['secretHeaderName without value', { ...base, secretHeaderName: 'X-Secret' }, '/secretHeaderValue'],
         ['secretHeaderValue without name', { ...base, secretHeaderValue: 'v' }, '/secretHeaderName'],
-        ['secretHeaderName reserved', { ...base, secretHeaderName: 'Webhook-Id', secretHeaderValue: 'v' }, '/secretHeaderName'],
-        ['secretHeaderName not a token', { ...base, secretHeaderName: 'X Secret', secretHeaderValue: 'v' }, '/secretHeaderName'],
-        ['secretHeaderValue with CRLF', { ...base, secretHeaderName: 'X-S', secretHeaderValue: 'v\r\nX: y' }, '/secretHeaderValue'],
+        [
+          'secretHeaderName reserved',
+          { ...base, secretHeaderName: 'Webhook-Id', secretHeaderValue: 'v' },
+          '/secretHeaderName',
+        ],
+        [
+          'secretHeaderName not a token',
+          { ...base, secretHeaderName: 'X Secret', secretHeaderValue: 'v' },
+          '/secretHeaderName',
+        ],
+        [
+          'secretHeaderValue with CRLF',
+          { ...base, secretHeaderName: 'X-S', secretHeaderValue: 'v\r\nX: y' },
+          '/secretHeaderValue',
+        ],
         [
           'headers repeat the secretHeaderName',
           { ...base, secretHeaderName: 'X-Secret', secretHeaderValue: 'v', headers: { 'x-secret': 'other' } },
@@ -313,7 +336,10 @@ describeApi(
     test('unknown topic, or another environment’s topic: 404', async () => {
       const admin = await world(api);
       const other = await world(api);
-      problem(await api().call('POST', '/v1/topics/nope/subscriptions', { as: admin, body: { name: 'n', url: URL_A } }), 404);
+      problem(
+        await api().call('POST', '/v1/topics/nope/subscriptions', { as: admin, body: { name: 'n', url: URL_A } }),
+        404,
+      );
       await subscribe(api, other, 'orders', { name: 'theirs', url: URL_A });
       problem(await api().call('GET', '/v1/topics/nope/subscriptions', { as: admin }), 404);
       assert.deepEqual(await listAll(api, admin, '/v1/subscriptions'), []);
@@ -343,8 +369,14 @@ describeApi(
       }
       assert.deepEqual(ids(await listAll(api, admin, '/v1/topics/orders/subscriptions')), ids(made.slice(0, 3)));
       assert.deepEqual(ids(await listAll(api, admin, '/v1/subscriptions?topic=users')), ids(made.slice(3)));
-      assert.deepEqual(ids(await listAll(api, admin, '/v1/subscriptions?customId=even')), ids([made[0], made[2], made[4]]));
-      assert.deepEqual(ids(await listAll(api, admin, '/v1/subscriptions?customId=even&topic=orders')), ids([made[0], made[2]]));
+      assert.deepEqual(
+        ids(await listAll(api, admin, '/v1/subscriptions?customId=even')),
+        ids([made[0], made[2], made[4]]),
+      );
+      assert.deepEqual(
+        ids(await listAll(api, admin, '/v1/subscriptions?customId=even&topic=orders')),
+        ids([made[0], made[2]]),
+      );
       assert.deepEqual(await listAll(api, admin, '/v1/subscriptions?topic=nope'), []);
       assert.equal((await get(api, admin, made[1].id)).secretHeaderValue, 'value-1', 'a single GET shows it to admins');
       for (const query of ['limit=0', 'limit=251', 'cursor=%25%25', 'topic=bad%20name', 'customId=', 'extra=1']) {
@@ -420,7 +452,10 @@ describeApi(
         body: { version: 2, secretHeaderName: null, secretHeaderValue: null, description: null },
       });
       ok(cleared, 200);
-      assert.deepEqual([cleared.body.secretHeaderName, cleared.body.secretHeaderValue, cleared.body.description], [null, null, null]);
+      assert.deepEqual(
+        [cleared.body.secretHeaderName, cleared.body.secretHeaderValue, cleared.body.description],
+        [null, null, null],
+      );
       assert.equal(cleared.body.version, 3);
 
       const nothing = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, { as: admin, body: { version: 3 } });
@@ -431,9 +466,17 @@ describeApi(
     test('PATCH without the version, or with a stale one: 409 and nothing changes', async () => {
       const admin = await world(api);
       const sub = await subscribe(api, admin, 'orders', { name: 'v', url: URL_A });
-      ok(await api().call('PATCH', `/v1/subscriptions/${sub.id}`, { as: admin, body: { version: 1, description: 'd' } }), 200);
+      ok(
+        await api().call('PATCH', `/v1/subscriptions/${sub.id}`, { as: admin, body: { version: 1, description: 'd' } }),
+        200,
+      );
       const before = await get(api, admin, sub.id);
-      for (const body of [{ description: 'x' }, { version: 1, description: 'x' }, { version: 3, description: 'x' }, {}]) {
+      for (const body of [
+        { description: 'x' },
+        { version: 1, description: 'x' },
+        { version: 3, description: 'x' },
+        {},
+      ]) {
         const answer = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, { as: admin, body });
         problem(answer, 409, JSON.stringify(body));
         assert.match(answer.body.type, /version_conflict$/);
@@ -481,7 +524,8 @@ describeApi(
           body: { version: 1, ...(fields as object) },
         });
         problem(answer, status, JSON.stringify(fields));
-        if (path) assert.ok(pathsOf(answer).includes(path), `${JSON.stringify(fields)}: ${JSON.stringify(answer.body.errors)}`);
+        if (path)
+          assert.ok(pathsOf(answer).includes(path), `${JSON.stringify(fields)}: ${JSON.stringify(answer.body.errors)}`);
       }
       assert.deepEqual(await get(api, admin, sub.id), before);
       const renamed = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, {
@@ -494,10 +538,16 @@ describeApi(
     test('PATCH enabled false/true works like disable/enable', async () => {
       const admin = await world(api);
       const sub = await subscribe(api, admin, 'orders', { name: 'e', url: URL_A });
-      const off = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, { as: admin, body: { version: 1, enabled: false } });
+      const off = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, {
+        as: admin,
+        body: { version: 1, enabled: false },
+      });
       ok(off, 200);
       assert.deepEqual([off.body.status, off.body.disabledReason, off.body.version], ['disabled', 'manual', 2]);
-      const on = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, { as: admin, body: { version: 2, enabled: true } });
+      const on = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, {
+        as: admin,
+        body: { version: 2, enabled: true },
+      });
       ok(on, 200);
       assert.deepEqual([on.body.status, on.body.disabledReason, on.body.version], ['enabled', null, 3]);
     });
@@ -516,23 +566,55 @@ describeApi(
       assert.deepEqual([on.body.status, on.body.disabledReason, on.body.version], ['enabled', null, 3]);
       assert.deepEqual(await get(api, admin, sub.id), on.body);
 
-      // As the worker leaves it after too many failures.
+      // As the worker leaves it after too many failures: exhaust one delivery with
+      // disableAfterFailures lowered to 1, through the store's own claim and settle.
       const deps = api().deps;
-      const stored = await deps.store.getSubscription(admin.environmentId, sub.id);
-      assert.ok(stored);
-      const outcome = await deps.store.updateSubscription(
-        admin.environmentId,
-        { ...stored, status: 'disabled', disabledReason: 'failures', consecutiveFailures: 10, version: stored.version + 1 },
-        stored.version,
-      );
-      assert.equal(outcome, 'updated');
+      const env = admin.environmentId;
+      const low = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, {
+        as: admin,
+        body: { version: 3, disableAfterFailures: 1 },
+      });
+      ok(low, 200);
+      const now = deps.clock.now();
+      await deps.store.insertDeliveries(env, [
+        { id: 'dlv_sim', eventId: 'evt_sim', subscriptionId: sub.id, topic: sub.topic, status: 'pending', nextAttemptAt: now, createdAt: now },
+      ]);
+      const [claimed] = await deps.store.claimDueDeliveries({ workerId: 'w', now, limit: 10, perSubscriptionCap: 16, leaseMs: 30_000 });
+      assert.equal(claimed?.id, 'dlv_sim');
+      const effects = await deps.store.settleDelivery({
+        environmentId: env,
+        deliveryId: 'dlv_sim',
+        workerId: 'w',
+        now,
+        decision: { kind: 'failed', gone: false },
+        attempt: {
+          id: 'att_sim',
+          deliveryId: 'dlv_sim',
+          subscriptionId: sub.id,
+          number: 1,
+          startedAt: now,
+          durationMs: 1,
+          requestHeaders: {},
+          responseStatus: 500,
+          responseBody: '',
+          error: { kind: 'http_status', message: '500' },
+          outcome: 'failed',
+        },
+      });
+      assert.equal(effects.disabled, 'failures');
       const failed = await get(api, admin, sub.id);
-      assert.deepEqual([failed.status, failed.disabledReason, failed.consecutiveFailures], ['disabled', 'failures', 10]);
+      assert.deepEqual(
+        [failed.status, failed.disabledReason, failed.consecutiveFailures, failed.version],
+        ['disabled', 'failures', 1, 5],
+      );
       const manual = await api().call('POST', `/v1/subscriptions/${sub.id}/disable`, { as: admin });
-      assert.deepEqual([manual.body.disabledReason, manual.body.version], ['manual', 5]);
+      assert.deepEqual([manual.body.disabledReason, manual.body.consecutiveFailures, manual.body.version], ['manual', 1, 6]);
       const back = await api().call('POST', `/v1/subscriptions/${sub.id}/enable`, { as: admin });
       ok(back, 200);
-      assert.deepEqual([back.body.status, back.body.disabledReason, back.body.consecutiveFailures, back.body.version], ['enabled', null, 0, 6]);
+      assert.deepEqual(
+        [back.body.status, back.body.disabledReason, back.body.consecutiveFailures, back.body.version],
+        ['enabled', null, 0, 7],
+      );
 
       problem(await api().call('POST', '/v1/subscriptions/sub_nope/enable', { as: admin }), 404);
       problem(await api().call('POST', '/v1/subscriptions/sub_nope/disable', { as: admin }), 404);
@@ -600,8 +682,16 @@ describeApi(
         ['POST', `/v1/subscriptions/${sub.id}/test`, { type: 'order.created' }],
       ];
       for (const [method, url, body] of calls) {
-        problem(await api().call(method, url, { as: publisher, ...(body !== undefined ? { body } : {}) }), 403, `${method} ${url}`);
-        problem(await api().call(method, url, { as: null, ...(body !== undefined ? { body } : {}) }), 401, `${method} ${url}`);
+        problem(
+          await api().call(method, url, { as: publisher, ...(body !== undefined ? { body } : {}) }),
+          403,
+          `${method} ${url}`,
+        );
+        problem(
+          await api().call(method, url, { as: null, ...(body !== undefined ? { body } : {}) }),
+          401,
+          `${method} ${url}`,
+        );
       }
       assert.deepEqual(await get(api, admin, sub.id), before);
       assert.equal((await listAll(api, admin, '/v1/subscriptions')).length, 1);
@@ -615,9 +705,17 @@ describeApi(
       const adminsOrders = await subscribe(api, admin, 'orders', { name: 'admins', url: URL_A });
 
       // A plain subscriber: free topics yes, the app's topic is invisible.
-      const own = await subscribe(api, plain, 'orders', { name: 'mine', url: URL_A, secretHeaderName: 'X-S', secretHeaderValue: 'v' });
+      const own = await subscribe(api, plain, 'orders', {
+        name: 'mine',
+        url: URL_A,
+        secretHeaderName: 'X-S',
+        secretHeaderValue: 'v',
+      });
       assert.equal((await get(api, plain, own.id)).secretHeaderValue, 'v', 'the manager sees it in a single GET');
-      problem(await api().call('POST', '/v1/topics/vip/subscriptions', { as: plain, body: { name: 'sneak', url: URL_A } }), 404);
+      problem(
+        await api().call('POST', '/v1/topics/vip/subscriptions', { as: plain, body: { name: 'sneak', url: URL_A } }),
+        404,
+      );
       problem(await api().call('GET', '/v1/topics/vip/subscriptions', { as: plain }), 404);
       const before = await get(api, admin, adminsVip.id);
       const calls: [string, string, unknown?][] = [
@@ -643,7 +741,10 @@ describeApi(
       assert.deepEqual(await listAll(api, plain, '/v1/subscriptions?topic=vip'), []);
 
       // It manages what it can see, the admin's included (SPEC: "manages the subscriptions on those topics").
-      const patched = await api().call('PATCH', `/v1/subscriptions/${own.id}`, { as: plain, body: { version: 1, description: 'd' } });
+      const patched = await api().call('PATCH', `/v1/subscriptions/${own.id}`, {
+        as: plain,
+        body: { version: 1, description: 'd' },
+      });
       ok(patched, 200);
       ok(await api().call('POST', `/v1/subscriptions/${own.id}/disable`, { as: plain }), 200);
       ok(await api().call('POST', `/v1/subscriptions/${own.id}/enable`, { as: plain }), 200);
@@ -656,11 +757,20 @@ describeApi(
         (await listAll(api, vip, '/v1/subscriptions?topic=vip')).map((s) => s.id),
         [adminsVip.id, vipOwn.id],
       );
-      ok(await api().call('PATCH', `/v1/subscriptions/${adminsVip.id}`, { as: vip, body: { version: 1, description: 'vip' } }), 200);
+      ok(
+        await api().call('PATCH', `/v1/subscriptions/${adminsVip.id}`, {
+          as: vip,
+          body: { version: 1, description: 'vip' },
+        }),
+        200,
+      );
       assert.equal((await listAll(api, vip, '/v1/subscriptions')).length, 3);
 
       // Subscriber keys create no registry: still admin-only.
-      problem(await api().call('POST', '/v1/topics', { as: plain, body: { name: 't', eventTypes: ['order.created'] } }), 403);
+      problem(
+        await api().call('POST', '/v1/topics', { as: plain, body: { name: 't', eventTypes: ['order.created'] } }),
+        403,
+      );
     });
 
     test('a topic named herald.operational (the built-in one) can be subscribed to like any other', async () => {
@@ -724,7 +834,10 @@ describeApi(
         'https://mixed.example/',
       ];
       for (const url of refused) {
-        const answer = await api().call('POST', '/v1/topics/orders/subscriptions', { as: admin, body: { name: 'n', url } });
+        const answer = await api().call('POST', '/v1/topics/orders/subscriptions', {
+          as: admin,
+          body: { name: 'n', url },
+        });
         problem(answer, 400, url);
         assert.deepEqual(pathsOf(answer), ['/url'], url);
         assert.ok(answer.body.errors[0].message.length > 0, url);
@@ -739,12 +852,21 @@ describeApi(
       const sub = await subscribe(api, admin, 'orders', { name: 'public', url: 'https://public.example/hook' });
       const before = await get(api, admin, sub.id);
       for (const url of ['https://internal.example/x', 'http://127.0.0.1/']) {
-        const answer = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, { as: admin, body: { version: 1, url } });
+        const answer = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, {
+          as: admin,
+          body: { version: 1, url },
+        });
         problem(answer, 400, url);
         assert.deepEqual(pathsOf(answer), ['/url']);
       }
       assert.deepEqual(await get(api, admin, sub.id), before);
-      ok(await api().call('PATCH', `/v1/subscriptions/${sub.id}`, { as: admin, body: { version: 1, url: 'http://93.184.215.14/x' } }), 200);
+      ok(
+        await api().call('PATCH', `/v1/subscriptions/${sub.id}`, {
+          as: admin,
+          body: { version: 1, url: 'http://93.184.215.14/x' },
+        }),
+        200,
+      );
     });
   },
   { allowPrivateUrls: false, lookup },

@@ -114,7 +114,13 @@ export const subscriptionRoutes: RouteModule = (app, deps) => {
       if (topic !== undefined) filter.topic = topic;
       if (customId !== undefined) filter.customId = customId;
       return presentPage(
-        await subscriptions.listSubscriptions(deps, env(request), filter, pageRequest(request.query), callerOf(request)),
+        await subscriptions.listSubscriptions(
+          deps,
+          env(request),
+          filter,
+          pageRequest(request.query),
+          callerOf(request),
+        ),
         listed,
       );
     },

@@ -38,22 +38,34 @@ const fields = {
   metadata: Type.Optional(StringMap('free string → string map (at most 50 entries)', 128, 1024)),
   events: Type.Optional(Type.Array(EventSelector, { minItems: 1, maxItems: 1000, description: 'default ["*"]' })),
   format: Type.Optional(Type.Enum(['cloudevents', 'data'], { description: 'default cloudevents' })),
-  headers: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 4096 }), {
-    maxProperties: 50,
-    propertyNames: { minLength: 1, maxLength: 256 },
-    description: 'extra request headers: HTTP token names, no CR/LF in values, not the ones Herald sets',
-  })),
-  secretHeaderName: Type.Optional(nullable(Type.String({ minLength: 1, maxLength: 256, description: 'a static secret header (with secretHeaderValue)' }))),
+  headers: Type.Optional(
+    Type.Record(Type.String(), Type.String({ maxLength: 4096 }), {
+      maxProperties: 50,
+      propertyNames: { minLength: 1, maxLength: 256 },
+      description: 'extra request headers: HTTP token names, no CR/LF in values, not the ones Herald sets',
+    }),
+  ),
+  secretHeaderName: Type.Optional(
+    nullable(
+      Type.String({ minLength: 1, maxLength: 256, description: 'a static secret header (with secretHeaderValue)' }),
+    ),
+  ),
   secretHeaderValue: Type.Optional(nullable(Type.String({ minLength: 1, maxLength: 4096 }))),
-  maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 25, description: 'retries after the first attempt; default 3' })),
+  maxRetries: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 25, description: 'retries after the first attempt; default 3' }),
+  ),
   timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 30000, description: 'per attempt; default 5000' })),
   failureEmail: Type.Optional(nullable(Type.String({ format: 'email', maxLength: 254 }))),
-  language: Type.Optional(Type.String({
-    pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$',
-    maxLength: 35,
-    description: 'BCP 47 language tag sent as content-language; default en-US',
-  })),
-  enabled: Type.Optional(Type.Boolean({ description: 'input only: false creates or sets it disabled (disabledReason manual)' })),
+  language: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$',
+      maxLength: 35,
+      description: 'BCP 47 language tag sent as content-language; default en-US',
+    }),
+  ),
+  enabled: Type.Optional(
+    Type.Boolean({ description: 'input only: false creates or sets it disabled (disabledReason manual)' }),
+  ),
   disableAfterFailures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 10' })),
 };
 
@@ -73,7 +85,11 @@ export const UpdateSubscriptionBody = Type.Object(
 );
 
 export const RotateSecretBody = Type.Object(
-  { signingSecret: Type.Optional(Type.String({ maxLength: 200, description: 'whsec_ + base64 of 24..64 bytes; default a fresh one' })) },
+  {
+    signingSecret: Type.Optional(
+      Type.String({ maxLength: 200, description: 'whsec_ + base64 of 24..64 bytes; default a fresh one' }),
+    ),
+  },
   strict,
 );
 
