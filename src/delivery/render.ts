@@ -5,26 +5,19 @@
  * publisher chose (number formatting, key order).
  */
 
+import { defaultSource } from '../domain/event.ts';
+import type { StoredEvent } from '../domain/types.ts';
+
 export type BodyFormat = 'cloudevents' | 'data';
 
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';
 export const JSON_CONTENT_TYPE = 'application/json';
 
-/** The stored event, as render needs it. */
-export interface RenderEvent {
-  id: string;
-  type: string;
-  /** null = Herald's default, `/environments/<env id>/topics/<topic>`. */
-  source: string | null;
-  /** null = omitted from the body. */
-  subject: string | null;
-  /** Milliseconds since the epoch. */
-  time: number;
-  /** JSON text of `data`, stored once per event. */
-  dataJson: string;
-  /** Context tags; used by filters, not sent (CloudEvents extensions cannot hold lists). */
-  context: string[];
-}
+/**
+ * The stored event, as render needs it. `source` null = Herald's default; `subject` null = omitted;
+ * `context` is used by filters, not sent (CloudEvents extensions cannot hold lists).
+ */
+export type RenderEvent = Pick<StoredEvent, 'id' | 'type' | 'source' | 'subject' | 'time' | 'dataJson' | 'context'>;
 
 export interface RenderInput {
   event: RenderEvent;
@@ -38,14 +31,6 @@ export interface RenderInput {
 export interface RenderedBody {
   body: string;
   contentType: string;
-}
-
-/**
- * The CloudEvents `source` Herald uses when the publisher gave none. Ids and topic names are
- * limited to `[A-Za-z0-9_.:-]`, all legal in a URI path, so nothing needs escaping.
- */
-export function defaultSource(environmentId: string, topic: string): string {
-  return `/environments/${environmentId}/topics/${topic}`;
 }
 
 export function renderBody(input: RenderInput): RenderedBody {

@@ -21,7 +21,10 @@ export const LATEST_INSTANT = 253_402_300_799_999;
 /** Whether `ms` can be shown as an RFC 3339 date-time (outside, toISOString writes `+010000-…`). */
 export const isRfc3339Instant = (ms: number): boolean => ms >= EARLIEST_INSTANT && ms <= LATEST_INSTANT;
 
-/** The CloudEvents `source` when the publisher gives none. */
+/**
+ * The CloudEvents `source` when the publisher gives none. Ids and topic names are limited to
+ * `[A-Za-z0-9_.:-]`, all legal in a URI path, so nothing needs escaping.
+ */
 export function defaultSource(environmentId: string, topic: string): string {
   return `/environments/${environmentId}/topics/${topic}`;
 }

@@ -132,20 +132,6 @@ export const presentSubscription = (s: Subscription, view: SubscriptionView) => 
   updatedAt: iso(s.updatedAt),
 });
 
-/** The attempt of a `test` send (never stored, so of no delivery). */
-export const presentTestAttempt = (a: TestAttempt) => ({
-  id: a.id,
-  deliveryId: null,
-  number: a.number,
-  startedAt: iso(a.startedAt),
-  durationMs: a.durationMs,
-  requestHeaders: a.requestHeaders,
-  responseStatus: a.responseStatus,
-  responseBody: a.responseBody,
-  error: a.error,
-  outcome: a.outcome,
-});
-
 export const presentDelivery = (d: Delivery) => ({
   id: d.id,
   eventId: d.eventId,
@@ -158,7 +144,8 @@ export const presentDelivery = (d: Delivery) => ({
   createdAt: iso(d.createdAt),
 });
 
-export const presentAttempt = (a: Attempt) => ({
+/** An attempt; a `test` send's attempt is never stored and belongs to no delivery (`deliveryId: null`). */
+export const presentAttempt = (a: Attempt | TestAttempt) => ({
   id: a.id,
   deliveryId: a.deliveryId,
   number: a.number,

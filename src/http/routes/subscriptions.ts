@@ -13,7 +13,7 @@ import type { Subscription } from '../../domain/types.ts';
 import { type FieldProblem, invalid } from '../../errors.ts';
 import { ANY_ROLE, type Access, callerOf } from '../auth.ts';
 import { pageRequest, presentPage } from '../pagination.ts';
-import { presentSubscription, presentTestAttempt } from '../present.ts';
+import { presentSubscription, presentAttempt } from '../present.ts';
 import { IdParams, TopicParams } from '../schemas/common.ts';
 import {
   CreateSubscriptionBody,
@@ -233,7 +233,7 @@ export const subscriptionRoutes: RouteModule = (app, deps) => {
       },
     },
     async (request) =>
-      presentTestAttempt(
+      presentAttempt(
         await subscriptions.sendTestEvent(deps, env(request), request.params.id, request.body, callerOf(request)),
       ),
   );
