@@ -51,9 +51,22 @@ export async function listAttempts(
   return deps.store.listAttempts(environmentId, deliveryId, page);
 }
 
+/** A disabled subscription's deliveries are cancelled by the worker: queueing more would only hide that. */
+function requireEnabled(subscription: { status: string } | null, id: string): void {
+  if (subscription && subscription.status !== 'enabled') {
+    throw new HeraldError('conflict', `subscription ${id} is disabled; enable it first`);
+  }
+}
+
 /** Sends a finished delivery again now (same webhook-id). 409 while it is still on its way. */
 export async function retryDelivery(deps: CoreDeps, environmentId: string, id: string, viewer: Viewer): Promise<Delivery> {
   const delivery = await getDelivery(deps, environmentId, id, viewer);
+  const [event, subscription] = await Promise.all([
+    deps.store.getEvent(environmentId, delivery.eventId),
+    deps.store.getSubscription(environmentId, delivery.subscriptionId),
+  ]);
+  if (event?.cancelledAt != null) throw new HeraldError('conflict', `event ${delivery.eventId} was cancelled`);
+  requireEnabled(subscription, delivery.subscriptionId);
   const requeued = await deps.store.requeueDelivery(environmentId, id, deps.clock.now());
   if (!requeued) {
     throw new HeraldError('conflict', `delivery ${id} is ${delivery.status}; only finished deliveries can be retried`);
@@ -113,6 +126,7 @@ export async function replay(
   viewer: Viewer,
 ): Promise<{ queued: number }> {
   const subscription = await getSubscription(deps, environmentId, subscriptionId, viewer);
+  requireEnabled(subscription, subscriptionId);
   const now = deps.clock.now();
   const until = request.until ?? now + 1;
   if (until <= request.since) {
@@ -133,8 +147,9 @@ export async function replay(
       eventId: e.id,
       subscriptionId,
       topic: subscription.topic,
-      status: 'pending',
-      nextAttemptAt: now,
+      // An event not due yet keeps its schedule (and stays cancellable with the event).
+      status: e.deliverAt > now ? 'scheduled' : 'pending',
+      nextAttemptAt: Math.max(now, e.deliverAt),
       createdAt: now,
     }));
   await deps.store.insertDeliveries(environmentId, deliveries);

@@ -120,7 +120,12 @@ export interface DeliveryStore {
    * Records a summary sent, put together at `at` (taken before reading what it reports): marks
    * made after `at` stay owed for the next one, so nothing that happened mid-send is dropped.
    */
-  recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void>;
+/**
+   * Takes the hourly email budget (sets last_email_at = `at`) if it is still free; false when
+   * another process took it first, so two workers never send the same summary.
+   */
+  claimEmailBudget(environmentId: string, subscriptionId: string, at: number, lastEmailBefore: number): Promise<boolean>;
+    recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void>;
 
   /** Inserts deliveries (replay, operational events). */
   insertDeliveries(environmentId: string, deliveries: readonly NewDelivery[]): Promise<void>;
@@ -134,8 +139,8 @@ export interface DeliveryStore {
   settleDelivery(input: SettleInput): Promise<SettleEffects>;
   /** Cancels a delivery this worker holds without an attempt (its subscription is gone or disabled). */
   cancelClaimedDelivery(environmentId: string, id: string, workerId: string, now: number): Promise<void>;
-  /** The soonest `next_attempt_at` of waiting deliveries, or null. */
-  nextDueAt(): Promise<number | null>;
+  /** The soonest `next_attempt_at` of waiting deliveries (only those later than `after`, if given), or null. */
+  nextDueAt(after?: number): Promise<number | null>;
 
   getDelivery(environmentId: string, id: string): Promise<Delivery | null>;
   listDeliveries(environmentId: string, filter: DeliveryFilter, page: PageRequest): Promise<Page<Delivery>>;

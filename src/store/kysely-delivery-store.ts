@@ -162,7 +162,24 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
     return found.map((row) => ({ environmentId: row.environment_id, subscription: rows.subscriptionFromRow(row) }));
   }
 
-  async recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void> {
+async claimEmailBudget(
+    environmentId: string,
+    subscriptionId: string,
+    at: number,
+    lastEmailBefore: number,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('subscriptions')
+      .set({ last_email_at: at })
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', subscriptionId)
+      .where('email_pending_since', 'is not', null)
+      .where((eb) => eb.or([eb('last_email_at', 'is', null), eb('last_email_at', '<=', lastEmailBefore)]))
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+    async recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void> {
     await this.db
       .updateTable('subscriptions')
       // A mark made after `at` (when the summary was put together) is not in it: it stays owed.
@@ -321,12 +338,13 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
       .execute();
   }
 
-  async nextDueAt(): Promise<number | null> {
-    const row = await this.db
+  async nextDueAt(after?: number): Promise<number | null> {
+    let query = this.db
       .selectFrom('deliveries')
       .select((eb) => eb.fn.min<number>('next_attempt_at').as('next'))
-      .where('status', 'in', ['pending', 'scheduled'])
-      .executeTakeFirst();
+      .where('status', 'in', ['pending', 'scheduled']);
+    if (after !== undefined) query = query.where('next_attempt_at', '>', after);
+    const row = await query.executeTakeFirst();
     return row?.next ?? null;
   }
 

@@ -36,6 +36,10 @@ export class FailureMailer {
         await this.options.store.recordEmailSent(environmentId, subscription.id, now);
         continue;
       }
+      // Take the budget before sending: with several workers, only one sends this summary.
+      if (!(await this.options.store.claimEmailBudget(environmentId, subscription.id, now, now - EMAIL_INTERVAL_MS))) {
+        continue;
+      }
       const since = subscription.lastEmailAt ?? 0;
       const failed = await this.options.store.listDeliveries(
         environmentId,

@@ -48,6 +48,11 @@ export class Worker {
   private readonly pollMs: number;
   /** Wakes this worker's own loop when capacity frees up, without telling other processes. */
   private kick: (() => void) | null = null;
+  /** A delivery settled while the loop was not sleeping (the claim under way may not have seen it). */
+  private kicked = false;
+  /** How long the last claim took and when it ended (performance.now()): see pace(). */
+  private lastClaimMs = 0;
+  private lastClaimEnd = 0;
 
   constructor(private readonly options: WorkerOptions) {
     this.concurrency = options.concurrency ?? 256;
@@ -79,33 +84,61 @@ export class Worker {
   private async run(): Promise<void> {
     while (this.running) {
       let claimedFull = false;
+      let claimedAt = this.options.clock.now();
       try {
         const free = this.concurrency - this.inflight.size;
         if (free > 0) {
           const limit = Math.min(free, CLAIM_BATCH);
+          await this.pace();
+          claimedAt = this.options.clock.now();
+          this.kicked = false;
+          const started = performance.now();
           const claimed = await this.options.store.claimDueDeliveries({
             workerId: this.options.workerId,
-            now: this.options.clock.now(),
+            now: claimedAt,
             limit,
             perSubscriptionCap: this.options.perSubscriptionCap,
             leaseMs: this.leaseMs,
           });
+          this.lastClaimEnd = performance.now();
+          this.lastClaimMs = this.lastClaimEnd - started;
           if (claimed.length > 0) await this.dispatch(claimed);
           claimedFull = claimed.length === limit;
         }
-        if (!claimedFull && this.running) await this.sleep();
+        if (!claimedFull && this.running) await this.sleep(claimedAt);
       } catch (error) {
         this.options.onError?.(error);
-        if (this.running) await this.sleep();
+        if (this.running) await this.sleep(claimedAt);
       }
     }
   }
 
-  /** Sleeps until woken, until the next delivery is due, or for pollMs. */
-  private async sleep(): Promise<void> {
+  /**
+   * Waits, after a claim, as long as that claim took. A claim ranks every due row, so its cost
+   * grows with the backlog (tens of ms at 20,000 rows), and on SQLite, whose driver is synchronous,
+   * it blocks the whole process. Without a pause every settled delivery kicked off a claim of its
+   * own: a backlogged subscription at its cap made the loop claim back to back, one delivery per
+   * claim, starving the API and everything else. With it, claiming takes at most about half the
+   * loop's time and one claim refills every slot that freed up meanwhile. Small queues claim in
+   * about a millisecond, so they barely wait.
+   */
+  private async pace(): Promise<void> {
+    const wait = this.lastClaimEnd + this.lastClaimMs - performance.now();
+    if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+
+  /**
+   * Sleeps until woken, until the next delivery falls due, or for pollMs. Deliveries already due
+   * at `claimedAt` that a short claim left behind belong to subscriptions at their in-flight cap:
+   * only a settled delivery (kick) or released leases (wake-up) make them claimable, so they must
+   * not cut the sleep short. (They once did: the loop spun on claims without yielding, and on
+   * SQLite, whose driver is synchronous, starved the process's HTTP server and its own sends.)
+   */
+  private async sleep(claimedAt: number): Promise<void> {
+    if (this.kicked) return;
     let wait = this.pollMs;
     if (this.inflight.size < this.concurrency) {
-      const next = await this.options.store.nextDueAt();
+      const next = await this.options.store.nextDueAt(claimedAt);
       if (next !== null) wait = Math.max(0, Math.min(wait, next - this.options.clock.now()));
     }
     if (wait === 0) return;
@@ -134,7 +167,8 @@ export class Worker {
         .catch((error: unknown) => this.options.onError?.(error))
         .finally(() => {
           this.inflight.delete(key);
-          this.kick?.();
+          if (this.kick) this.kick();
+          else this.kicked = true;
         });
     }
   }

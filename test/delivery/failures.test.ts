@@ -300,8 +300,9 @@ describeApi(
     });
 
     test('410 Gone: failed after one attempt, subscription disabled with reason gone', async () => {
+      const carol = `carol.${api().dialect}@example.test`;
       const hook = await receiver(() => ({ status: 410, body: 'gone' }));
-      const sub = await env.subscribe(hook.url, { maxRetries: 5 });
+      const sub = await env.subscribe(hook.url, { maxRetries: 5, failureEmail: carol });
       await env.publish([{ id: 'gone-1', type: 'order.created' }]);
       const delivery = await env.deliveryOf('gone-1', 'failed');
       assert.equal(delivery.attempts, 1);
@@ -312,6 +313,11 @@ describeApi(
       assert.equal(disabled.data.reason, 'gone');
       await env.operationalEvent('herald.delivery.failed', sub.id, (e) => e.data.attempts === 1);
       assert.equal(hook.received.length, 1);
+      const [mail] = await eventually(async () => (mailsTo(carol).length > 0 ? mailsTo(carol) : undefined), 5000, 'email');
+      assert.match(mail?.subject ?? '', /was disabled/);
+      assert.match(mail?.text ?? '', /Status: disabled \(gone\)/);
+      await sleep(300);
+      assert.equal(mailsTo(carol).length, 1);
     });
 
     test('a Retry-After longer than the schedule is capped at its largest step', async () => {

@@ -116,9 +116,10 @@ async function assertEverythingArrived(
   subscriptionId: string,
   receiver: TestReceiver,
   ids: string[],
-  seenAtKill: number,
+  timing: { seenAtKill: number; publishMs: number; killedAt: number },
 ): Promise<void> {
   await eventually(async () => tally(receiver).distinct.size >= EVENTS, 45_000, `all ${EVENTS} events at the receiver`);
+  const recoveredMs = Date.now() - timing.killedAt;
   const { distinct, duplicates } = tally(receiver);
   const missing = ids.filter((id) => !distinct.has(id));
   assert.deepEqual(missing, [], `${missing.length} events never arrived`);
@@ -132,7 +133,8 @@ async function assertEverythingArrived(
   assert.ok(deliveries.every((d) => d.status === 'succeeded'));
   assert.deepEqual(new Set(deliveries.map((d) => d.eventId)), new Set(ids));
   console.log(
-    `crash-safety [${label}]: killed after ${seenAtKill} requests; ${receiver.received.length} requests for ` +
+    `crash-safety [${label}]: published in ${timing.publishMs} ms; killed after ${timing.seenAtKill} requests; ` +
+      `all arrived ${recoveredMs} ms after the kill; ${receiver.received.length} requests for ` +
       `${distinct.size} events: ${duplicates} duplicate(s), 0 missing`,
   );
 }
@@ -156,14 +158,17 @@ describe('crash safety [sqlite]: kill -9 of `serve --role all` mid-delivery, res
     server = await startHerald(database.url, BASE_ENV);
     const c = credentialsOf(server);
     const subscriptionId = await setUp(c, receiver.url);
+    const publishStart = Date.now();
     const ids = await publishAll(c, 'sq');
+    const publishMs = Date.now() - publishStart;
     await eventually(async () => receiver.received.length >= EVENTS / 4, 30_000, 'a quarter delivered');
     await server.stop('SIGKILL');
+    const killedAt = Date.now();
     const seenAtKill = receiver.received.length;
     assert.ok(tally(receiver).distinct.size < EVENTS, `all ${EVENTS} arrived before the kill: nothing was tested`);
 
     server = await startHerald(database.url, BASE_ENV);
-    await assertEverythingArrived('sqlite', { ...c, url: server.url }, subscriptionId, receiver, ids, seenAtKill);
+    await assertEverythingArrived('sqlite', { ...c, url: server.url }, subscriptionId, receiver, ids, { seenAtKill, publishMs, killedAt });
   });
 });
 
@@ -196,12 +201,15 @@ describe('crash safety [postgres]: one api and two worker processes, kill -9 of 
     assert.ok(victim && survivor);
     workers.push(victim, survivor);
 
+    const publishStart = Date.now();
     const ids = await publishAll(c, 'pg');
+    const publishMs = Date.now() - publishStart;
     await eventually(async () => receiver.received.length >= EVENTS / 4, 30_000, 'a quarter delivered');
     // Kill the victim while it holds leases, so the reaper and the survivor have something to recover.
     const db = new pg.Client({ connectionString: database.url });
     await db.connect();
     let leasesAtKill = 0;
+    let killedAt = 0;
     try {
       leasesAtKill = await eventually(async () => {
         const held = await db.query<{ n: string }>(
@@ -211,6 +219,7 @@ describe('crash safety [postgres]: one api and two worker processes, kill -9 of 
         return Number(held.rows[0]?.n) || undefined;
       }, 10_000, 'the victim holding leases');
       await victim.stop('SIGKILL');
+      killedAt = Date.now();
     } finally {
       await db.end();
     }
@@ -218,7 +227,7 @@ describe('crash safety [postgres]: one api and two worker processes, kill -9 of 
     const seenAtKill = receiver.received.length;
     assert.ok(tally(receiver).distinct.size < EVENTS, `all ${EVENTS} arrived before the kill: nothing was tested`);
 
-    await assertEverythingArrived('postgres', c, subscriptionId, receiver, ids, seenAtKill);
+    await assertEverythingArrived('postgres', c, subscriptionId, receiver, ids, { seenAtKill, publishMs, killedAt });
     assert.equal(survivor.child.exitCode, null, `the surviving worker died: ${survivor.errors()}`);
     assert.doesNotMatch(survivor.errors(), /herald worker:/, 'the surviving worker logged errors');
   });
