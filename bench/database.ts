@@ -71,3 +71,15 @@ export async function createDatabase(dialect: Dialect): Promise<BenchDatabase> {
     },
   };
 }
+
+/** Server settings that change what the figures mean (autovacuum off lets the queue table bloat). */
+export async function postgresSettings(): Promise<Record<string, string>> {
+  const names = ['server_version', 'autovacuum', 'synchronous_commit', 'fsync', 'shared_buffers', 'max_connections'];
+  return admin(async (client) => {
+    const result = await client.query<{ name: string; setting: string }>(
+      'SELECT name, current_setting(name) AS setting FROM pg_settings WHERE name = ANY($1)',
+      [names],
+    );
+    return Object.fromEntries(result.rows.map((row) => [row.name, row.setting]));
+  });
+}

@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import type { CeilingResult } from './ceiling-main.ts';
 import { Helper, fail, installExitHandlers, shutdown } from './children.ts';
 import { DATA_BYTES } from './common.ts';
-import { postgresAnswers } from './database.ts';
+import { postgresAnswers, postgresSettings } from './database.ts';
 import { type DialectResult, runDialect } from './dialect.ts';
 import { type Dialect, parseParams } from './params.ts';
 import { buildChecks, formatTable, localDate } from './report.ts';
@@ -73,6 +73,13 @@ async function main(): Promise<void> {
     else dialects.push(dialect);
   }
   for (const note of skipped) process.stdout.write(`  skipped ${note}\n`);
+  const postgres = dialects.includes('postgres') ? await postgresSettings().catch(() => null) : null;
+  if (postgres) {
+    process.stdout.write(`  postgres ${postgres.server_version}: autovacuum ${postgres.autovacuum}, synchronous_commit ${postgres.synchronous_commit}\n`);
+    if (postgres.autovacuum === 'off') {
+      process.stdout.write('  note: autovacuum is off on this server: the queue table keeps its dead rows for the whole run\n');
+    }
+  }
 
   const receiver = await Helper.start('./receiver-main.ts', 'receiver');
   const { port: receiverPort } = (await receiver.ready) as { port: number };
@@ -107,7 +114,7 @@ async function main(): Promise<void> {
     finishedAt: finishedAt.toISOString(),
     durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
     quick: params.quick,
-    machine: info,
+    machine: { ...info, postgres },
     herald: { commit: gitCommit(), settings: params.herald },
     setup: {
       receiver: 'separate process, node:http on 127.0.0.1, 204 after reading the body',

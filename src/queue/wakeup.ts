@@ -8,8 +8,8 @@ import pg from 'pg';
 export interface Wakeup {
   /** Tells every waiting worker (in this process or, on PostgreSQL, any process) to look now. */
   notify(): void;
-  /** Resolves on the next notify, or after `ms`. */
-  wait(ms: number): Promise<void>;
+  /** Resolves on the next notify, after `ms`, or when `abort` fires (the waiter is then withdrawn). */
+  wait(ms: number, abort?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -28,21 +28,22 @@ export class LocalWakeup implements Wakeup {
     this.waiters.clear();
   }
 
-  wait(ms: number): Promise<void> {
+  wait(ms: number, abort?: AbortSignal): Promise<void> {
     if (this.pending) {
       this.pending = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(done);
-        resolve();
-      }, ms);
-      const done = () => {
+      const finish = () => {
         clearTimeout(timer);
+        this.waiters.delete(done);
+        abort?.removeEventListener('abort', finish);
         resolve();
       };
+      const timer = setTimeout(finish, ms);
+      const done = () => finish();
       this.waiters.add(done);
+      abort?.addEventListener('abort', finish, { once: true });
     });
   }
 
@@ -95,8 +96,8 @@ export class PostgresWakeup implements Wakeup {
     });
   }
 
-  wait(ms: number): Promise<void> {
-    return this.local.wait(ms);
+  wait(ms: number, abort?: AbortSignal): Promise<void> {
+    return this.local.wait(ms, abort);
   }
 
   async close(): Promise<void> {

@@ -208,23 +208,25 @@ async claimEmailBudget(
       // Fairness: number each subscription's due deliveries after those it already has in flight,
       // then take rank 1 of every subscription before rank 2 of any. A backlog of a million in one
       // subscription cannot push another subscription's single delivery out of the batch.
+      // Only the first `cap` of each subscription can qualify, so the in-flight counts are joined
+      // after that cut (a handful of rows) rather than to every due row: the ranking reads
+      // deliveries_due_by_subscription in order and PostgreSQL stops numbering past the cap.
       const claimed = await sql<DeliveriesTable>`
         UPDATE deliveries
         SET status = 'delivering', locked_by = ${workerId}, lock_expires_at = ${now + leaseMs}, updated_at = ${now}
         WHERE (environment_id, id) IN (
-          SELECT environment_id, id FROM (
-            SELECT d.environment_id, d.id, d.next_attempt_at,
-              row_number() OVER (PARTITION BY d.environment_id, d.subscription_id ORDER BY d.next_attempt_at, d.id)
-                + coalesce(f.n, 0) AS rn
+          SELECT r.environment_id, r.id FROM (
+            SELECT d.environment_id, d.id, d.subscription_id, d.next_attempt_at,
+              row_number() OVER (PARTITION BY d.environment_id, d.subscription_id ORDER BY d.next_attempt_at, d.id) AS rn
             FROM deliveries d
-            LEFT JOIN (
-              SELECT environment_id, subscription_id, count(*) AS n FROM deliveries
-              WHERE status = 'delivering' GROUP BY environment_id, subscription_id
-            ) f ON f.environment_id = d.environment_id AND f.subscription_id = d.subscription_id
             WHERE d.status IN ('pending', 'scheduled') AND d.next_attempt_at <= ${now}
-          ) ranked
-          WHERE rn <= ${perSubscriptionCap}
-          ORDER BY rn, next_attempt_at
+          ) r
+          LEFT JOIN (
+            SELECT environment_id, subscription_id, count(*) AS n FROM deliveries
+            WHERE status = 'delivering' GROUP BY environment_id, subscription_id
+          ) f ON f.environment_id = r.environment_id AND f.subscription_id = r.subscription_id
+          WHERE r.rn <= ${perSubscriptionCap} AND r.rn + coalesce(f.n, 0) <= ${perSubscriptionCap}
+          ORDER BY r.rn + coalesce(f.n, 0), r.next_attempt_at
           LIMIT ${limit}
         )
         AND status IN ('pending', 'scheduled')

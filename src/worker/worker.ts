@@ -48,8 +48,6 @@ export class Worker {
   private readonly pollMs: number;
   /** Wakes this worker's own loop when capacity frees up, without telling other processes. */
   private kick: (() => void) | null = null;
-  /** A delivery settled while the loop was not sleeping (the claim under way may not have seen it). */
-  private kicked = false;
   /** How long the last claim took and when it ended (performance.now()): see pace(). */
   private lastClaimMs = 0;
   private lastClaimEnd = 0;
@@ -82,6 +80,8 @@ export class Worker {
   }
 
   private async run(): Promise<void> {
+    /** Whether a settled delivery (kick) ended the last sleep: that claim is paced, see pace(). */
+    let kicked = false;
     while (this.running) {
       let claimedFull = false;
       let claimedAt = this.options.clock.now();
@@ -89,9 +89,9 @@ export class Worker {
         const free = this.concurrency - this.inflight.size;
         if (free > 0) {
           const limit = Math.min(free, CLAIM_BATCH);
-          await this.pace();
+          if (kicked) await this.pace();
+          kicked = false;
           claimedAt = this.options.clock.now();
-          this.kicked = false;
           const started = performance.now();
           const claimed = await this.options.store.claimDueDeliveries({
             workerId: this.options.workerId,
@@ -105,7 +105,7 @@ export class Worker {
           if (claimed.length > 0) await this.dispatch(claimed);
           claimedFull = claimed.length === limit;
         }
-        if (!claimedFull && this.running) await this.sleep(claimedAt);
+        if (!claimedFull && this.running) kicked = await this.sleep(claimedAt);
       } catch (error) {
         this.options.onError?.(error);
         if (this.running) await this.sleep(claimedAt);
@@ -114,13 +114,15 @@ export class Worker {
   }
 
   /**
-   * Waits, after a claim, as long as that claim took. A claim ranks every due row, so its cost
-   * grows with the backlog (tens of ms at 20,000 rows), and on SQLite, whose driver is synchronous,
-   * it blocks the whole process. Without a pause every settled delivery kicked off a claim of its
-   * own: a backlogged subscription at its cap made the loop claim back to back, one delivery per
-   * claim, starving the API and everything else. With it, claiming takes at most about half the
-   * loop's time and one claim refills every slot that freed up meanwhile. Small queues claim in
-   * about a millisecond, so they barely wait.
+   * Before a claim that a settled delivery asked for: waits until as long as the last claim took
+   * has passed since it ended. A claim ranks every due row, so its cost grows with the backlog
+   * (tens of ms at 20,000 rows), and on SQLite, whose driver is synchronous, it blocks the whole
+   * process. Without the pause every settled delivery set off a claim of its own: a backlogged
+   * subscription at its cap made the loop claim back to back, one delivery per claim, starving the
+   * API and everything else. With it, settled deliveries take at most about half the loop's time
+   * for claims, and one claim refills every slot that freed up meanwhile. New work (a publish's
+   * wake-up, a delivery falling due, the poll) is claimed at once: that is what keeps another
+   * tenant's single event quick, and publishes are coalesced by the wake-up, so they cannot storm.
    */
   private async pace(): Promise<void> {
     const wait = this.lastClaimEnd + this.lastClaimMs - performance.now();
@@ -133,25 +135,28 @@ export class Worker {
    * only a settled delivery (kick) or released leases (wake-up) make them claimable, so they must
    * not cut the sleep short. (They once did: the loop spun on claims without yielding, and on
    * SQLite, whose driver is synchronous, starved the process's HTTP server and its own sends.)
+   * True when a settled delivery (kick) ended the sleep.
    */
-  private async sleep(claimedAt: number): Promise<void> {
-    if (this.kicked) return;
+  private async sleep(claimedAt: number): Promise<boolean> {
     let wait = this.pollMs;
     if (this.inflight.size < this.concurrency) {
       const next = await this.options.store.nextDueAt(claimedAt);
       if (next !== null) wait = Math.max(0, Math.min(wait, next - this.options.clock.now()));
     }
-    if (wait === 0) return;
-    await new Promise<void>((resolve) => {
+    if (wait === 0) return false;
+    const stopWaiting = new AbortController();
+    return new Promise<boolean>((resolve) => {
       let settled = false;
-      const done = () => {
+      const done = (byKick: boolean) => {
         if (settled) return;
         settled = true;
         this.kick = null;
-        resolve();
+        // Withdraw from the wake-up's waiters, or the next notify would be spent on this old sleep.
+        stopWaiting.abort();
+        resolve(byKick);
       };
-      this.kick = done;
-      void this.options.wakeup.wait(wait).then(done);
+      this.kick = () => done(true);
+      void this.options.wakeup.wait(wait, stopWaiting.signal).then(() => done(false));
     });
   }
 
@@ -167,8 +172,7 @@ export class Worker {
         .catch((error: unknown) => this.options.onError?.(error))
         .finally(() => {
           this.inflight.delete(key);
-          if (this.kick) this.kick();
-          else this.kicked = true;
+          this.kick?.();
         });
     }
   }

@@ -154,7 +154,8 @@ describe('crash safety [sqlite]: kill -9 of `serve --role all` mid-delivery, res
     await database.drop();
   });
 
-  test('every one of 2,000 accepted events arrives at least once; every delivery ends succeeded', async () => {
+  // A timeout, so a worker that starves its own process (it has happened) fails here instead of hanging.
+  test('every one of 2,000 accepted events arrives at least once; every delivery ends succeeded', { timeout: 75_000 }, async () => {
     server = await startHerald(database.url, BASE_ENV);
     const c = credentialsOf(server);
     const subscriptionId = await setUp(c, receiver.url);
@@ -189,7 +190,7 @@ describe('crash safety [postgres]: one api and two worker processes, kill -9 of 
     await database.drop();
   });
 
-  test('the surviving worker and the lease reaper deliver all 2,000 events; every delivery ends succeeded', async () => {
+  test('the surviving worker and the lease reaper deliver all 2,000 events; every delivery ends succeeded', { timeout: 75_000 }, async () => {
     api = await startHerald(database.url, BASE_ENV, 'api');
     const c = credentialsOf(api);
     const subscriptionId = await setUp(c, receiver.url);
