@@ -5,15 +5,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { type Answer, type Caller, type TestApi, describeApi } from '../../src/testing/test-app.ts';
+import { assertProblem } from '../../src/testing/assertions.ts';
 
-function assertProblem(answer: Answer, status: number, label = ''): void {
-  assert.equal(answer.status, status, `${label} ${JSON.stringify(answer.body)}`);
-  assert.match(String(answer.headers['content-type']), /^application\/problem\+json/, label);
-  assert.equal(typeof answer.body.type, 'string');
-  assert.equal(typeof answer.body.title, 'string');
-  assert.equal(answer.body.status, status);
-  assert.equal(typeof answer.body.detail, 'string');
-}
 
 interface KeyJson {
   id: string;
