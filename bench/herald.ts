@@ -2,9 +2,9 @@
  * Bench: Herald as a user runs it — `node bin/herald.mjs serve --role <role>` in its own process —
  * with its memory (VmRSS polled, VmHWM at the end) and CPU time read from /proc.
  */
+import { freePort } from '../src/testing/herald-process.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { track } from './children.ts';
 import { sleep } from './common.ts';
 
@@ -13,17 +13,6 @@ const CLOCK_TICKS_PER_SECOND = 100;
 
 export type Role = 'api' | 'worker' | 'all';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function procField(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
   try {

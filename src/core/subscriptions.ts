@@ -9,6 +9,7 @@
  * read), then here the topic's visibility: a subscriber key acting on a subscription whose topic
  * it may not see gets the same 404 as for one that does not exist.
  */
+import { openSubscriptionSecrets, sealSubscriptionSecrets } from './subscription-secrets.ts';
 import { classify } from '../delivery/classify.ts';
 import { RESERVED_HEADERS, buildRequest, loggableHeaders } from '../delivery/request.ts';
 import { isValidSigningSecret, newSigningSecret } from '../delivery/sign.ts';
@@ -88,25 +89,10 @@ const MAX_WRITE_TRIES = 5;
 
 // ── secrets at rest ─────────────────────────────────────────────────────────
 
-function openSecrets(deps: CoreDeps, s: Subscription): Subscription {
-  const box = deps.delivery.secrets;
-  return {
-    ...s,
-    signingSecret: box.open(s.signingSecret),
-    previousSigningSecret: s.previousSigningSecret === null ? null : box.open(s.previousSigningSecret),
-    secretHeaderValue: s.secretHeaderValue === null ? null : box.open(s.secretHeaderValue),
-  };
-}
-
-function sealSecrets(deps: CoreDeps, s: Subscription): Subscription {
-  const box = deps.delivery.secrets;
-  return {
-    ...s,
-    signingSecret: box.seal(s.signingSecret),
-    previousSigningSecret: s.previousSigningSecret === null ? null : box.seal(s.previousSigningSecret),
-    secretHeaderValue: s.secretHeaderValue === null ? null : box.seal(s.secretHeaderValue),
-  };
-}
+const openSecrets = (deps: CoreDeps, s: Subscription): Subscription =>
+  openSubscriptionSecrets(deps.delivery.secrets, s);
+const sealSecrets = (deps: CoreDeps, s: Subscription): Subscription =>
+  sealSubscriptionSecrets(deps.delivery.secrets, s);
 
 // ── checks ──────────────────────────────────────────────────────────────────
 

@@ -3,6 +3,7 @@
  * classify → decide → settle. Retry arithmetic stays in domain/retry-schedule.ts.
  */
 import type { Clock } from '../clock.ts';
+import { openSubscriptionSecrets } from '../core/subscription-secrets.ts';
 import { type Outcome, classify } from '../delivery/classify.ts';
 import { buildRequest, loggableHeaders } from '../delivery/request.ts';
 import type { SendResult, Sender } from '../delivery/send.ts';
@@ -33,15 +34,6 @@ export interface RunReport {
   attempt: Attempt | null;
 }
 
-/** The subscription with its stored (possibly sealed) secrets opened. */
-export function openSecrets(subscription: Subscription, secrets: SecretBox): Subscription {
-  return {
-    ...subscription,
-    signingSecret: secrets.open(subscription.signingSecret),
-    previousSigningSecret: subscription.previousSigningSecret && secrets.open(subscription.previousSigningSecret),
-    secretHeaderValue: subscription.secretHeaderValue && secrets.open(subscription.secretHeaderValue),
-  };
-}
 
 /** Retries left after attempt `number` (1-based): `maxRetries` retries follow the first attempt. */
 export function decide(outcome: Outcome, attemptNumber: number, maxRetries: number, now: number, schedule: readonly number[]): SettleDecision {
@@ -94,7 +86,7 @@ export async function runDelivery(
   }
   const startedAt = ctx.clock.now();
   const request = buildRequest({
-    subscription: openSecrets(subscription, ctx.secrets),
+    subscription: openSubscriptionSecrets(ctx.secrets, subscription),
     event,
     environmentId: delivery.environmentId,
     msgId: event.id,
