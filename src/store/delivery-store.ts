@@ -97,6 +97,8 @@ export interface DeliveryStore {
   insertSubscription(environmentId: string, subscription: Subscription): Promise<boolean>;
   listSubscriptions(environmentId: string, filter: SubscriptionFilter, page: PageRequest): Promise<Page<Subscription>>;
   getSubscription(environmentId: string, id: string): Promise<Subscription | null>;
+  /** The subscriptions of `ids` that exist, by id. */
+  getSubscriptionsByIds(environmentId: string, ids: readonly string[]): Promise<Map<string, Subscription>>;
   /**
    * Writes `subscription` (whose `version` is the new one) only if the stored version is
    * `expectedVersion`. The failure count and email bookkeeping belong to the worker, which moves
@@ -137,6 +139,8 @@ export interface DeliveryStore {
   releaseLeases(now: number, all: boolean): Promise<number>;
   /** Records the attempt and moves the delivery (and the subscription's failure count) on, atomically. */
   settleDelivery(input: SettleInput): Promise<SettleEffects>;
+  /** Many settles in one transaction, each as settleDelivery would; effects in input order. */
+  settleDeliveries(inputs: readonly SettleInput[]): Promise<SettleEffects[]>;
   /** Cancels a delivery this worker holds without an attempt (its subscription is gone or disabled). */
   cancelClaimedDelivery(environmentId: string, id: string, workerId: string, now: number): Promise<void>;
   /** The soonest `next_attempt_at` of waiting deliveries (only those later than `after`, if given), or null. */

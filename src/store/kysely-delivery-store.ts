@@ -4,6 +4,7 @@
  */
 import { type Transaction, sql } from 'kysely';
 import type { Attempt, Delivery, DeliveryStatus, Page, PageRequest, StoredEvent, Subscription } from '../domain/types.ts';
+import { DELIVERY_INSERT, insertRows } from './bulk-insert.ts';
 import * as rows from './delivery-rows.ts';
 import type {
   ClaimOptions,
@@ -19,6 +20,7 @@ import type {
 import { type KeyOrder, NEWEST_FIRST, pageQuery, toPage } from './keyset.ts';
 import { KyselyStore } from './kysely-store.ts';
 import { eventFromRow } from './rows.ts';
+import { settleBatch } from './settle-batch.ts';
 import type { Database, DeliveriesTable } from './schema.ts';
 import type { Store } from './store.ts';
 
@@ -31,6 +33,11 @@ const STATS_WINDOW = 1000;
 export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
   /** Serialises claims across processes (PostgreSQL); nothing to do where one process owns the queue. */
   protected abstract lockForClaim(trx: Transaction<Database>): Promise<void>;
+  /**
+   * Leases up to `limit` due deliveries, fairly: rank 1 of every subscription before rank 2 of any,
+   * counting what each already has in flight against the cap. One statement per dialect (hot path).
+   */
+  protected abstract claimDue(trx: Transaction<Database>, options: ClaimOptions): Promise<DeliveriesTable[]>;
 
   // ── subscriptions ───────────────────────────────────────────────────────────
 
@@ -195,43 +202,14 @@ async claimEmailBudget(
   // ── the queue ───────────────────────────────────────────────────────────────
 
   async insertDeliveries(environmentId: string, deliveries: readonly NewDelivery[]): Promise<void> {
-    for (let i = 0; i < deliveries.length; i += CHUNK) {
-      const chunk = deliveries.slice(i, i + CHUNK).map((d) => rows.newDeliveryToRow(environmentId, d));
-      await this.db.insertInto('deliveries').values(chunk).execute();
-    }
+    const deliveryRows = deliveries.map((d) => rows.newDeliveryToRow(environmentId, d));
+    await insertRows(this.db, this.dialect, DELIVERY_INSERT, deliveryRows);
   }
 
   async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
-    const { workerId, now, limit, perSubscriptionCap, leaseMs } = options;
     return this.db.transaction().execute(async (trx) => {
       await this.lockForClaim(trx);
-      // Fairness: number each subscription's due deliveries after those it already has in flight,
-      // then take rank 1 of every subscription before rank 2 of any. A backlog of a million in one
-      // subscription cannot push another subscription's single delivery out of the batch.
-      // Only the first `cap` of each subscription can qualify, so the in-flight counts are joined
-      // after that cut (a handful of rows) rather than to every due row: the ranking reads
-      // deliveries_due_by_subscription in order and PostgreSQL stops numbering past the cap.
-      const claimed = await sql<DeliveriesTable>`
-        UPDATE deliveries
-        SET status = 'delivering', locked_by = ${workerId}, lock_expires_at = ${now + leaseMs}, updated_at = ${now}
-        WHERE (environment_id, id) IN (
-          SELECT r.environment_id, r.id FROM (
-            SELECT d.environment_id, d.id, d.subscription_id, d.next_attempt_at,
-              row_number() OVER (PARTITION BY d.environment_id, d.subscription_id ORDER BY d.next_attempt_at, d.id) AS rn
-            FROM deliveries d
-            WHERE d.status IN ('pending', 'scheduled') AND d.next_attempt_at <= ${now}
-          ) r
-          LEFT JOIN (
-            SELECT environment_id, subscription_id, count(*) AS n FROM deliveries
-            WHERE status = 'delivering' GROUP BY environment_id, subscription_id
-          ) f ON f.environment_id = r.environment_id AND f.subscription_id = r.subscription_id
-          WHERE r.rn <= ${perSubscriptionCap} AND r.rn + coalesce(f.n, 0) <= ${perSubscriptionCap}
-          ORDER BY r.rn + coalesce(f.n, 0), r.next_attempt_at
-          LIMIT ${limit}
-        )
-        AND status IN ('pending', 'scheduled')
-        RETURNING *`.execute(trx);
-      return claimed.rows.map(rows.claimedFromRow);
+      return (await this.claimDue(trx, options)).map(rows.claimedFromRow);
     });
   }
 
@@ -261,72 +239,27 @@ async claimEmailBudget(
   }
 
   async settleDelivery(input: SettleInput): Promise<SettleEffects> {
-    const { environmentId, deliveryId, workerId, attempt, decision, now } = input;
-    return this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('attempts').values(rows.attemptToRow(environmentId, attempt)).execute();
-      const next =
-        decision.kind === 'retry'
-          ? { status: 'pending', next_attempt_at: decision.nextAttemptAt }
-          : { status: decision.kind };
-      const moved = await trx
-        .updateTable('deliveries')
-        .set({
-          ...next,
-          attempts: attempt.number,
-          last_attempt_at: attempt.startedAt,
-          locked_by: null,
-          lock_expires_at: null,
-          updated_at: now,
-        })
-        .where('environment_id', '=', environmentId)
-        .where('id', '=', deliveryId)
-        .where('status', '=', 'delivering')
-        .where('locked_by', '=', workerId)
-        .executeTakeFirst();
-      const effects: SettleEffects = { settled: moved.numUpdatedRows > 0n, recovered: false, disabled: null, consecutiveFailures: 0 };
-      if (!effects.settled || decision.kind === 'retry') return effects;
-      return this.countOutcome(trx, environmentId, attempt.subscriptionId, decision, now, effects);
-    });
+    return (await this.settleDeliveries([input]))[0] as SettleEffects;
   }
 
-  /** Moves the subscription's consecutive-failure count; disables it at its threshold or on 410. */
-  private async countOutcome(
-    trx: Transaction<Database>,
-    environmentId: string,
-    subscriptionId: string,
-    decision: SettleInput['decision'],
-    now: number,
-    effects: SettleEffects,
-  ): Promise<SettleEffects> {
-    if (decision.kind === 'succeeded') {
-      const reset = await trx
-        .updateTable('subscriptions')
-        .set({ consecutive_failures: 0 })
+  async settleDeliveries(inputs: readonly SettleInput[]): Promise<SettleEffects[]> {
+    if (inputs.length === 0) return [];
+    return this.db.transaction().execute((trx) => settleBatch(trx, inputs));
+  }
+
+  async getSubscriptionsByIds(environmentId: string, ids: readonly string[]): Promise<Map<string, Subscription>> {
+    const found = new Map<string, Subscription>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += CHUNK) {
+      const list = await this.db
+        .selectFrom('subscriptions')
+        .selectAll()
         .where('environment_id', '=', environmentId)
-        .where('id', '=', subscriptionId)
-        .where('consecutive_failures', '>', 0)
-        .executeTakeFirst();
-      return { ...effects, recovered: reset.numUpdatedRows > 0n };
-    }
-    const counted = await trx
-      .updateTable('subscriptions')
-      .set({ consecutive_failures: sql<number>`consecutive_failures + 1` })
-      .where('environment_id', '=', environmentId)
-      .where('id', '=', subscriptionId)
-      .returning(['consecutive_failures', 'disable_after_failures', 'status'])
-      .executeTakeFirst();
-    if (!counted || counted.status !== 'enabled') return effects;
-    const gone = decision.kind === 'failed' && decision.gone;
-    const reason = gone ? 'gone' : counted.consecutive_failures >= counted.disable_after_failures ? 'failures' : null;
-    if (reason) {
-      await trx
-        .updateTable('subscriptions')
-        .set({ status: 'disabled', disabled_reason: reason, version: sql<number>`version + 1`, updated_at: now })
-        .where('environment_id', '=', environmentId)
-        .where('id', '=', subscriptionId)
+        .where('id', 'in', unique.slice(i, i + CHUNK))
         .execute();
+      for (const row of list) found.set(row.id, rows.subscriptionFromRow(row));
     }
-    return { ...effects, disabled: reason, consecutiveFailures: counted.consecutive_failures };
+    return found;
   }
 
   async cancelClaimedDelivery(environmentId: string, id: string, workerId: string, now: number): Promise<void> {

@@ -11,11 +11,13 @@ import { retryDelayMs } from '../domain/retry-schedule.ts';
 import type { Attempt, StoredEvent, Subscription } from '../domain/types.ts';
 import { newId } from '../ids.ts';
 import type { SecretBox } from '../secret-box.ts';
-import type { ClaimedDelivery, SettleDecision, SettleEffects } from '../store/delivery-store.ts';
+import type { ClaimedDelivery, SettleDecision, SettleEffects, SettleInput } from '../store/delivery-store.ts';
 import type { Store } from '../store/store.ts';
 
 export interface RunContext {
   store: Store;
+  /** Records the attempt and moves the delivery on (the worker batches these: see Settler). */
+  settle: (input: SettleInput) => Promise<SettleEffects>;
   clock: Clock;
   sender: Sender;
   secrets: SecretBox;
@@ -99,7 +101,7 @@ export async function runDelivery(
   const number = delivery.attempts + 1;
   const attempt = attemptFrom(delivery, number, startedAt, loggableHeaders(request, subscription), result, outcome);
   const decision = decide(outcome, number, subscription.maxRetries, now, ctx.retryScheduleMs);
-  const effects = await ctx.store.settleDelivery({
+  const effects = await ctx.settle({
     environmentId: delivery.environmentId,
     deliveryId: delivery.id,
     workerId: ctx.workerId,

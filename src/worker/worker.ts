@@ -11,7 +11,8 @@ import type { Wakeup } from '../queue/wakeup.ts';
 import type { SecretBox } from '../secret-box.ts';
 import type { ClaimedDelivery } from '../store/delivery-store.ts';
 import type { Store } from '../store/store.ts';
-import { type RunReport, runDelivery } from './run-delivery.ts';
+import { type RunContext, type RunReport, runDelivery } from './run-delivery.ts';
+import { Settler } from './settler.ts';
 
 export interface WorkerOptions {
   store: Store;
@@ -52,7 +53,11 @@ export class Worker {
   private lastClaimMs = 0;
   private lastClaimEnd = 0;
 
+  private readonly context: RunContext;
+
   constructor(private readonly options: WorkerOptions) {
+    const settler = new Settler((inputs) => options.store.settleDeliveries(inputs));
+    this.context = { ...options, settle: (input) => settler.settle(input) };
     this.concurrency = options.concurrency ?? 256;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? 1000;
@@ -167,7 +172,7 @@ export class Worker {
       this.inflight.set(key, delivery);
       const subscription = subscriptions.get(`${delivery.environmentId}/${delivery.subscriptionId}`) ?? null;
       const event = events.get(`${delivery.environmentId}/${delivery.eventId}`) ?? null;
-      void runDelivery(this.options, delivery, subscription, event)
+      void runDelivery(this.context, delivery, subscription, event)
         .then((report) => this.options.onReport?.(report))
         .catch((error: unknown) => this.options.onError?.(error))
         .finally(() => {
@@ -193,10 +198,11 @@ export class Worker {
         list.map((d) => d.eventId),
       );
       for (const [id, event] of found) events.set(`${environmentId}/${id}`, event);
-      for (const subscriptionId of new Set(list.map((d) => d.subscriptionId))) {
-        const subscription = await this.options.store.getSubscription(environmentId, subscriptionId);
-        if (subscription) subscriptions.set(`${environmentId}/${subscriptionId}`, subscription);
-      }
+      const subs = await this.options.store.getSubscriptionsByIds(
+        environmentId,
+        list.map((d) => d.subscriptionId),
+      );
+      for (const [id, subscription] of subs) subscriptions.set(`${environmentId}/${id}`, subscription);
     }
     return { subscriptions, events };
   }

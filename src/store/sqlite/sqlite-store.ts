@@ -7,13 +7,17 @@ import {
   type DatabaseConnection,
   type Driver,
   Kysely,
+  type Transaction,
   SqliteDialect,
   type SqliteDialectConfig,
   SqliteDriver,
 } from 'kysely';
 import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
-import type { Database } from '../schema.ts';
+import type { Database, DeliveriesTable } from '../schema.ts';
+import type { ClaimOptions } from '../delivery-store.ts';
+import { claimDueOnSqlite } from './sqlite-claim.ts';
+import { cachingDatabase } from './statement-cache.ts';
 
 /**
  * Transactions BEGIN IMMEDIATE: they take the write lock up front, so two processes on one file
@@ -39,7 +43,7 @@ export class SqliteStore extends KyselyDeliveryStore {
   readonly dialect = 'sqlite' as const;
 
   private constructor(private readonly raw: BetterSqlite3.Database) {
-    super(new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: raw }) }));
+    super(new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingDatabase(raw) }) }));
   }
 
   /** Opens (creating if needed) the database file at `path`. */
@@ -73,6 +77,10 @@ export class SqliteStore extends KyselyDeliveryStore {
 
   protected async lockForBootstrap(): Promise<void> {
     // Kysely runs SQLite transactions one at a time on the single connection: nothing to lock.
+  }
+
+  protected claimDue(trx: Transaction<Database>, options: ClaimOptions): Promise<DeliveriesTable[]> {
+    return claimDueOnSqlite(trx, options);
   }
 
   protected async lockForClaim(): Promise<void> {

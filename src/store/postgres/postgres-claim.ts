@@ -1,0 +1,62 @@
+/**
+ * The fair claim on PostgreSQL, in one statement (callers hold the claim lock, see lockForClaim).
+ *
+ * 1. `heads`: every subscription with a waiting delivery, found by skipping through
+ *    deliveries_due_by_subscription (a recursive loose index scan): cost grows with the number of
+ *    subscriptions that have work waiting, not with the number of deliveries waiting. The first
+ *    version ranked every due row on every claim.
+ * 2. For each, LATERAL: its first due deliveries up to the in-flight cap minus what it already has
+ *    in flight, numbered after those.
+ * 3. Rank 1 of every subscription before rank 2 of any; the soonest due first within a rank.
+ * Chosen rows are updated by ctid: without statistics (this machine runs with autovacuum off)
+ * the planner otherwise looked the keys up through the partial index, scanning it per row.
+ * A row changed meanwhile is followed to its new version and its status checked again.
+ */
+import { type Transaction, sql } from 'kysely';
+import type { ClaimOptions } from '../delivery-store.ts';
+import type { Database, DeliveriesTable } from '../schema.ts';
+
+export async function claimDueOnPostgres(trx: Transaction<Database>, options: ClaimOptions): Promise<DeliveriesTable[]> {
+  const { workerId, now, limit, perSubscriptionCap: cap, leaseMs } = options;
+  const result = await sql<DeliveriesTable>`
+    WITH RECURSIVE heads AS (
+      (SELECT environment_id, subscription_id FROM deliveries
+       WHERE status IN ('pending', 'scheduled')
+       ORDER BY environment_id, subscription_id, next_attempt_at, id LIMIT 1)
+      UNION ALL
+      SELECT nxt.environment_id, nxt.subscription_id FROM heads h CROSS JOIN LATERAL (
+        SELECT d.environment_id, d.subscription_id FROM deliveries d
+        WHERE d.status IN ('pending', 'scheduled')
+          AND (d.environment_id, d.subscription_id) > (h.environment_id, h.subscription_id)
+        ORDER BY d.environment_id, d.subscription_id, d.next_attempt_at, d.id LIMIT 1) nxt
+    ),
+    inflight AS (
+      SELECT environment_id, subscription_id, count(*) AS n FROM deliveries
+      WHERE status = 'delivering' GROUP BY environment_id, subscription_id
+    ),
+    subs AS (
+      SELECT h.environment_id, h.subscription_id, coalesce(f.n, 0) AS n
+      FROM heads h LEFT JOIN inflight f ON f.environment_id = h.environment_id AND f.subscription_id = h.subscription_id
+      WHERE coalesce(f.n, 0) < ${cap}
+    ),
+    candidates AS (
+      SELECT c.ctid, c.next_attempt_at, s.n + c.rn AS rank
+      FROM subs s CROSS JOIN LATERAL (
+        SELECT d.ctid, d.next_attempt_at,
+          row_number() OVER (ORDER BY d.next_attempt_at, d.id) AS rn
+        FROM deliveries d
+        WHERE d.environment_id = s.environment_id AND d.subscription_id = s.subscription_id
+          AND d.status IN ('pending', 'scheduled') AND d.next_attempt_at <= ${now}
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT ${cap} - s.n) c
+    ),
+    chosen AS (
+      SELECT ctid FROM candidates ORDER BY rank, next_attempt_at LIMIT ${limit}
+    )
+    UPDATE deliveries d
+    SET status = 'delivering', locked_by = ${workerId}, lock_expires_at = ${now + leaseMs}, updated_at = ${now}
+    FROM chosen c
+    WHERE d.ctid = c.ctid AND d.status IN ('pending', 'scheduled')
+    RETURNING d.*`.execute(trx);
+  return result.rows;
+}
