@@ -25,6 +25,13 @@ import type { Database, DeliveriesTable } from './schema.ts';
 import type { Store } from './store.ts';
 
 const CHUNK = 200;
+/**
+ * The queue's partial-index predicates, as literals: SQLite uses a partial index only when the
+ * query repeats its WHERE term exactly, and Kysely would send the statuses as parameters (which
+ * made nextDueAt, the lease renewal and the reaper scan the whole table).
+ */
+const WAITING = sql<boolean>`status IN ('pending', 'scheduled')`;
+const LEASED = sql<boolean>`status = 'delivering'`;
 const BY_SUBSCRIPTION_ID: KeyOrder = { columns: [{ column: 'id', type: 'string' }], direction: 'asc' };
 const BY_NUMBER: KeyOrder = { columns: [{ column: 'number', type: 'number' }], direction: 'asc' };
 /** How many recent attempts the latency percentiles of `stats` look at. */
@@ -124,7 +131,7 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
         .set({ status: 'cancelled', updated_at: now })
         .where('environment_id', '=', environmentId)
         .where('subscription_id', '=', id)
-        .where('status', 'in', ['pending', 'scheduled'])
+        .where(WAITING)
         .execute();
       return true;
     });
@@ -219,7 +226,7 @@ async claimEmailBudget(
       await this.db
         .updateTable('deliveries')
         .set({ lock_expires_at: until })
-        .where('status', '=', 'delivering')
+        .where(LEASED)
         .where('locked_by', '=', workerId)
         .where((eb) =>
           eb.or(chunk.map((k) => eb.and([eb('environment_id', '=', k.environmentId), eb('id', '=', k.id)]))),
@@ -232,7 +239,7 @@ async claimEmailBudget(
     let query = this.db
       .updateTable('deliveries')
       .set({ status: 'pending', locked_by: null, lock_expires_at: null, updated_at: now })
-      .where('status', '=', 'delivering');
+      .where(LEASED);
     if (!all) query = query.where('lock_expires_at', '<', now);
     const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows);
@@ -277,7 +284,7 @@ async claimEmailBudget(
     let query = this.db
       .selectFrom('deliveries')
       .select((eb) => eb.fn.min<number>('next_attempt_at').as('next'))
-      .where('status', 'in', ['pending', 'scheduled']);
+      .where(WAITING);
     if (after !== undefined) query = query.where('next_attempt_at', '>', after);
     const row = await query.executeTakeFirst();
     return row?.next ?? null;

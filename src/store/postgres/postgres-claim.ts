@@ -6,7 +6,8 @@
  *    subscriptions that have work waiting, not with the number of deliveries waiting. The first
  *    version ranked every due row on every claim.
  * 2. For each, LATERAL: its first due deliveries up to the in-flight cap minus what it already has
- *    in flight, numbered after those.
+ *    in flight, numbered after those, and no more than its fair share of the batch (rank 1 of
+ *    every subscription comes before rank 2 of any, so more would only be read to be left).
  * 3. Rank 1 of every subscription before rank 2 of any; the soonest due first within a rank.
  * Chosen rows are updated by ctid: without statistics (this machine runs with autovacuum off)
  * the planner otherwise looked the keys up through the partial index, scanning it per row.
@@ -48,7 +49,7 @@ export async function claimDueOnPostgres(trx: Transaction<Database>, options: Cl
         WHERE d.environment_id = s.environment_id AND d.subscription_id = s.subscription_id
           AND d.status IN ('pending', 'scheduled') AND d.next_attempt_at <= ${now}
         ORDER BY d.next_attempt_at, d.id
-        LIMIT ${cap} - s.n) c
+        LIMIT LEAST(${cap} - s.n, ceil(${limit}::float8 / (SELECT greatest(count(*), 1) FROM subs)))) c
     ),
     chosen AS (
       SELECT ctid FROM candidates ORDER BY rank, next_attempt_at LIMIT ${limit}

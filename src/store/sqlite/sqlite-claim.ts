@@ -1,26 +1,40 @@
 /**
- * The fair claim on SQLite, in one statement (SQLite has no LATERAL, so the per-subscription
- * steps are correlated subqueries on rowids).
+ * The fair claim on SQLite, as a few small statements in one transaction. SQLite runs in this
+ * process, so statements cost no round trips, and small ones beat one big statement: the single
+ * statement (with window functions over correlated subqueries) took 0.6 ms to lease 4 deliveries
+ * of a backlogged subscription, these take a fraction of that.
  *
- * 1. `heads`: one waiting delivery per subscription, found by skipping through
+ * 1. In-flight counts per subscription (deliveries_leased: a few hundred rows at most).
+ * 2. `heads`: one waiting delivery per subscription, found by skipping through
  *    deliveries_due_by_subscription (a loose index scan; the next subscription in the same
  *    environment, else the first of the next environment, because SQLite ranges an index on the
- *    first column of a row-value comparison only): cost grows with the number of
- *    subscriptions that have work waiting, not with the number of deliveries waiting. The first
- *    version ranked every due row on every claim, which at 50,000 queued spent most of the
- *    process's CPU in the claim.
- * 2. `candidates`: for each such subscription, its first due deliveries (at most the in-flight
- *    cap; SQLite cannot take a LIMIT from the outer row), numbered after those it already has in
- *    flight; ranks past the cap are left.
- * 3. Rank 1 of every subscription before rank 2 of any; the soonest due first within a rank.
+ *    first column of a row-value comparison only): cost grows with the number of subscriptions
+ *    that have work waiting, not with the number of deliveries waiting. The first version ranked
+ *    every due row on every claim, which at 50,000 queued spent most of the process's CPU.
+ * 3. For each subscription with room under the cap, its first due deliveries, numbered after
+ *    those it has in flight (one UNION ALL of per-subscription LIMITed reads per 100 subscriptions).
+ * 4. Rank 1 of every subscription before rank 2 of any; the soonest due first within a rank.
  */
 import { type Transaction, sql } from 'kysely';
 import type { ClaimOptions } from '../delivery-store.ts';
 import type { Database, DeliveriesTable } from '../schema.ts';
 
+/** SQLite allows 500 terms in a compound SELECT; each subscription's due rows are one term. */
+const HEADS_PER_STATEMENT = 100;
+
+interface Candidate {
+  rid: number;
+  rank: number;
+  next: number;
+}
+
 export async function claimDueOnSqlite(trx: Transaction<Database>, options: ClaimOptions): Promise<DeliveriesTable[]> {
   const { workerId, now, limit, perSubscriptionCap: cap, leaseMs } = options;
-  const result = await sql<DeliveriesTable>`
+  const inflight = await sql<{ environment_id: string; subscription_id: string; n: number }>`
+    SELECT environment_id, subscription_id, count(*) AS n FROM deliveries
+    WHERE status = 'delivering' GROUP BY environment_id, subscription_id`.execute(trx);
+  const busy = new Map(inflight.rows.map((r) => [`${r.environment_id}\u0000${r.subscription_id}`, Number(r.n)]));
+  const heads = await sql<{ environment_id: string; subscription_id: string }>`
     WITH RECURSIVE heads(rid) AS (
       SELECT (SELECT rowid FROM deliveries INDEXED BY deliveries_due_by_subscription
               WHERE status IN ('pending', 'scheduled')
@@ -35,29 +49,41 @@ export async function claimDueOnSqlite(trx: Transaction<Database>, options: Clai
          WHERE d.status IN ('pending', 'scheduled') AND d.environment_id > h.environment_id
          ORDER BY d.environment_id, d.subscription_id, d.next_attempt_at, d.id LIMIT 1))
       FROM heads CROSS JOIN deliveries h ON h.rowid = heads.rid
-    ),
-    inflight AS (
-      SELECT environment_id, subscription_id, count(*) AS n FROM deliveries
-      WHERE status = 'delivering' GROUP BY environment_id, subscription_id
-    ),
-    subs AS (
-      SELECT h.environment_id, h.subscription_id, coalesce(f.n, 0) AS n
-      FROM heads CROSS JOIN deliveries h ON h.rowid = heads.rid
-      LEFT JOIN inflight f ON f.environment_id = h.environment_id AND f.subscription_id = h.subscription_id
-      WHERE coalesce(f.n, 0) < ${cap}
-    ),
-    candidates AS (
-      SELECT d.rowid AS rid, d.next_attempt_at,
-        s.n + row_number() OVER (PARTITION BY s.environment_id, s.subscription_id ORDER BY d.next_attempt_at, d.id) AS rank
-      FROM subs s CROSS JOIN deliveries d ON d.rowid IN (
-        SELECT x.rowid FROM deliveries x INDEXED BY deliveries_due_by_subscription
-        WHERE x.environment_id = s.environment_id AND x.subscription_id = s.subscription_id
-          AND x.status IN ('pending', 'scheduled') AND x.next_attempt_at <= ${now}
-        ORDER BY x.next_attempt_at, x.id LIMIT ${cap})
     )
+    SELECT h.environment_id, h.subscription_id FROM heads CROSS JOIN deliveries h ON h.rowid = heads.rid`.execute(trx);
+  const open = heads.rows
+    .map((head) => ({ ...head, n: busy.get(`${head.environment_id}\u0000${head.subscription_id}`) ?? 0 }))
+    .filter((head) => head.n < cap);
+  // Each subscription's fair share of the batch is enough: rank 1 of every subscription comes
+  // before rank 2 of any, so reading more of each only to leave it (2,000 rows for a batch of
+  // 100 across 100 subscriptions) was most of the claim's time.
+  const share = Math.ceil(limit / Math.max(1, open.length));
+  const candidates: Candidate[] = [];
+  for (let i = 0; i < open.length; i += HEADS_PER_STATEMENT) {
+    const chunk = open.slice(i, i + HEADS_PER_STATEMENT);
+    const parts = chunk.map(
+      (head, k) => sql`SELECT * FROM (
+        SELECT ${k} AS k, rowid AS rid, next_attempt_at, id FROM deliveries INDEXED BY deliveries_due_by_subscription
+        WHERE environment_id = ${head.environment_id} AND subscription_id = ${head.subscription_id}
+          AND status IN ('pending', 'scheduled') AND next_attempt_at <= ${now}
+        ORDER BY next_attempt_at, id LIMIT ${Math.min(cap - head.n, share)})`,
+    );
+    const due = await sql<{ k: number; rid: number; next_attempt_at: number; id: string }>`${sql.join(parts, sql` UNION ALL `)}`.execute(trx);
+    const bySubscription = new Map<number, { rid: number; next_attempt_at: number; id: string }[]>();
+    for (const row of due.rows) bySubscription.set(row.k, [...(bySubscription.get(row.k) ?? []), row]);
+    for (const [k, list] of bySubscription) {
+      list.sort((a, b) => a.next_attempt_at - b.next_attempt_at || (a.id < b.id ? -1 : 1));
+      const n = chunk[k]?.n ?? 0;
+      list.forEach((row, rank) => candidates.push({ rid: row.rid, rank: n + rank + 1, next: row.next_attempt_at }));
+    }
+  }
+  if (candidates.length === 0) return [];
+  candidates.sort((a, b) => a.rank - b.rank || a.next - b.next);
+  const chosen = candidates.slice(0, limit).map((c) => c.rid);
+  const result = await sql<DeliveriesTable>`
     UPDATE deliveries
     SET status = 'delivering', locked_by = ${workerId}, lock_expires_at = ${now + leaseMs}, updated_at = ${now}
-    WHERE rowid IN (SELECT rid FROM candidates WHERE rank <= ${cap} ORDER BY rank, next_attempt_at LIMIT ${limit})
+    WHERE rowid IN (${sql.join(chosen)}) AND status IN ('pending', 'scheduled')
     RETURNING *`.execute(trx);
   return result.rows;
 }
