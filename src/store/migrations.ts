@@ -1,5 +1,6 @@
 /** Reads the numbered SQL migrations of a dialect: migrations/<dialect>/NNNN_<what>.sql. */
 import { readdirSync, readFileSync } from 'node:fs';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import type { Dialect } from './store.ts';
 
 export interface Migration {
@@ -8,7 +9,7 @@ export interface Migration {
   sql: string;
 }
 
-const MIGRATIONS_ROOT = new URL('../../migrations/', import.meta.url);
+const MIGRATIONS_ROOT = new URL('migrations/', PACKAGE_ROOT);
 
 export function loadMigrations(dialect: Dialect): Migration[] {
   const dir = new URL(`${dialect}/`, MIGRATIONS_ROOT);

@@ -5,7 +5,9 @@
  *    deliveries_due_by_subscription (a recursive loose index scan): cost grows with the number of
  *    subscriptions that have work waiting, not with the number of deliveries waiting. The first
  *    version ranked every due row on every claim.
- * 2. For each, LATERAL: its first due deliveries up to the in-flight cap minus what it already has
+ * 2. Of those with something due and room under the cap, the `limit` with the fewest in flight
+ *    (among equals, the one waiting longest): only they can place a rank-1 delivery in the batch.
+ *    For each, LATERAL: its first due deliveries up to the in-flight cap minus what it already has
  *    in flight, numbered after those, and no more than its fair share of the batch (rank 1 of
  *    every subscription comes before rank 2 of any, so more would only be read to be left).
  * 3. Rank 1 of every subscription before rank 2 of any; the soonest due first within a rank.
@@ -21,12 +23,12 @@ export async function claimDueOnPostgres(trx: Transaction<Database>, options: Cl
   const { workerId, now, limit, perSubscriptionCap: cap, leaseMs } = options;
   const result = await sql<DeliveriesTable>`
     WITH RECURSIVE heads AS (
-      (SELECT environment_id, subscription_id FROM deliveries
+      (SELECT environment_id, subscription_id, next_attempt_at FROM deliveries
        WHERE status IN ('pending', 'scheduled')
        ORDER BY environment_id, subscription_id, next_attempt_at, id LIMIT 1)
       UNION ALL
-      SELECT nxt.environment_id, nxt.subscription_id FROM heads h CROSS JOIN LATERAL (
-        SELECT d.environment_id, d.subscription_id FROM deliveries d
+      SELECT nxt.environment_id, nxt.subscription_id, nxt.next_attempt_at FROM heads h CROSS JOIN LATERAL (
+        SELECT d.environment_id, d.subscription_id, d.next_attempt_at FROM deliveries d
         WHERE d.status IN ('pending', 'scheduled')
           AND (d.environment_id, d.subscription_id) > (h.environment_id, h.subscription_id)
         ORDER BY d.environment_id, d.subscription_id, d.next_attempt_at, d.id LIMIT 1) nxt
@@ -38,7 +40,9 @@ export async function claimDueOnPostgres(trx: Transaction<Database>, options: Cl
     subs AS (
       SELECT h.environment_id, h.subscription_id, coalesce(f.n, 0) AS n
       FROM heads h LEFT JOIN inflight f ON f.environment_id = h.environment_id AND f.subscription_id = h.subscription_id
-      WHERE coalesce(f.n, 0) < ${cap}
+      WHERE coalesce(f.n, 0) < ${cap} AND h.next_attempt_at <= ${now}
+      ORDER BY coalesce(f.n, 0), h.next_attempt_at
+      LIMIT ${limit}
     ),
     candidates AS (
       SELECT c.ctid, c.next_attempt_at, s.n + c.rn AS rank

@@ -34,7 +34,7 @@ export async function claimDueOnSqlite(trx: Transaction<Database>, options: Clai
     SELECT environment_id, subscription_id, count(*) AS n FROM deliveries
     WHERE status = 'delivering' GROUP BY environment_id, subscription_id`.execute(trx);
   const busy = new Map(inflight.rows.map((r) => [`${r.environment_id}\u0000${r.subscription_id}`, Number(r.n)]));
-  const heads = await sql<{ environment_id: string; subscription_id: string }>`
+  const heads = await sql<{ environment_id: string; subscription_id: string; next_attempt_at: number }>`
     WITH RECURSIVE heads(rid) AS (
       SELECT (SELECT rowid FROM deliveries INDEXED BY deliveries_due_by_subscription
               WHERE status IN ('pending', 'scheduled')
@@ -50,13 +50,19 @@ export async function claimDueOnSqlite(trx: Transaction<Database>, options: Clai
          ORDER BY d.environment_id, d.subscription_id, d.next_attempt_at, d.id LIMIT 1))
       FROM heads CROSS JOIN deliveries h ON h.rowid = heads.rid
     )
-    SELECT h.environment_id, h.subscription_id FROM heads CROSS JOIN deliveries h ON h.rowid = heads.rid`.execute(trx);
+    SELECT h.environment_id, h.subscription_id, h.next_attempt_at FROM heads CROSS JOIN deliveries h ON h.rowid = heads.rid`.execute(trx);
+  // A head is its subscription's soonest waiting delivery: later than now, nothing is due there.
+  // Only `limit` subscriptions can place a rank-1 delivery in the batch: those with the fewest in
+  // flight, and among equals the one waiting longest (so none is passed over claim after claim).
+  // Reading every subscription's due rows made a claim for 10 free slots cost as much as one for
+  // 100 and held fan-out to 100 subscriptions at 2,000 deliveries/s.
   const open = heads.rows
     .map((head) => ({ ...head, n: busy.get(`${head.environment_id}\u0000${head.subscription_id}`) ?? 0 }))
-    .filter((head) => head.n < cap);
+    .filter((head) => head.n < cap && head.next_attempt_at <= now)
+    .sort((a, b) => a.n - b.n || a.next_attempt_at - b.next_attempt_at)
+    .slice(0, limit);
   // Each subscription's fair share of the batch is enough: rank 1 of every subscription comes
-  // before rank 2 of any, so reading more of each only to leave it (2,000 rows for a batch of
-  // 100 across 100 subscriptions) was most of the claim's time.
+  // before rank 2 of any, so reading more of each only to leave it was most of the claim's time.
   const share = Math.ceil(limit / Math.max(1, open.length));
   const candidates: Candidate[] = [];
   for (let i = 0; i < open.length; i += HEADS_PER_STATEMENT) {
