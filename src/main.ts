@@ -13,6 +13,7 @@ import { newId } from './ids.ts';
 import { LocalWakeup, PostgresWakeup, type Wakeup } from './queue/wakeup.ts';
 import { makeSecretBox } from './secret-box.ts';
 import { openStore } from './store/open-store.ts';
+import { withRegistryCache } from './store/registry-cache.ts';
 import type { Store } from './store/store.ts';
 import { VERSION } from './version.ts';
 import { Maintenance } from './worker/maintenance.ts';
@@ -31,7 +32,7 @@ export const USER_AGENT = `Herald/${VERSION}`;
 
 export function coreDepsFor(config: Config, store: Store, wakeup: Wakeup = new LocalWakeup()): CoreDeps {
   return {
-    store,
+    store: withRegistryCache(store),
     clock: systemClock,
     limits: { maxEventDataBytes: config.maxEventDataBytes, maxEventsPerPublish: config.maxEventsPerPublish },
     defaultMonthlyEventQuota: config.monthlyEventQuota,

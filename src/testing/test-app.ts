@@ -16,6 +16,7 @@ import { makeSecretBox } from '../secret-box.ts';
 import { VERSION } from '../version.ts';
 import { Maintenance } from '../worker/maintenance.ts';
 import { Worker } from '../worker/worker.ts';
+import { withRegistryCache } from '../store/registry-cache.ts';
 import type { Dialect } from '../store/store.ts';
 import { DIALECTS, type TestStore, makeTestStore } from './test-store.ts';
 
@@ -84,7 +85,8 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
     clock.now = () => Date.now();
   }
   const deps: CoreDeps = {
-    store: testStore.store,
+    // As `herald serve` has it: every API test also checks the cache never serves a stale row.
+    store: withRegistryCache(testStore.store),
     clock,
     limits: {
       maxEventDataBytes: options.maxEventDataBytes ?? 256 * 1024,
