@@ -8,7 +8,7 @@
  * 2. Of those with something due and room under the cap, the `limit` with the fewest in flight
  *    (among equals, the one waiting longest): only they can place a rank-1 delivery in the batch.
  *    For each, LATERAL: its first due deliveries up to the in-flight cap minus what it already has
- *    in flight, numbered after those, and no more than its fair share of the batch (rank 1 of
+ *    in flight, numbered after those, and no further than the highest rank the batch can need (rank 1 of
  *    every subscription comes before rank 2 of any, so more would only be read to be left).
  * 3. Rank 1 of every subscription before rank 2 of any; the soonest due first within a rank.
  * Chosen rows are updated by ctid: without statistics (this machine runs with autovacuum off)
@@ -44,6 +44,13 @@ export async function claimDueOnPostgres(trx: Transaction<Database>, options: Cl
       ORDER BY coalesce(f.n, 0), h.next_attempt_at
       LIMIT ${limit}
     ),
+    cut AS (
+      -- The highest rank the batch can need (see rankCut in sqlite-claim.ts).
+      SELECT coalesce(min(r), ${cap}) AS r FROM (
+        SELECT r, sum(greatest(0, r - s.n)) AS total
+        FROM generate_series(1, ${cap}) AS g(r) CROSS JOIN subs s GROUP BY r
+      ) totals WHERE total >= ${limit}
+    ),
     candidates AS (
       SELECT c.ctid, c.next_attempt_at, s.n + c.rn AS rank
       FROM subs s CROSS JOIN LATERAL (
@@ -53,7 +60,7 @@ export async function claimDueOnPostgres(trx: Transaction<Database>, options: Cl
         WHERE d.environment_id = s.environment_id AND d.subscription_id = s.subscription_id
           AND d.status IN ('pending', 'scheduled') AND d.next_attempt_at <= ${now}
         ORDER BY d.next_attempt_at, d.id
-        LIMIT LEAST(${cap} - s.n, ceil(${limit}::float8 / (SELECT greatest(count(*), 1) FROM subs)))) c
+        LIMIT greatest(0, (SELECT r FROM cut) - s.n)) c
     ),
     chosen AS (
       SELECT ctid FROM candidates ORDER BY rank, next_attempt_at LIMIT ${limit}
