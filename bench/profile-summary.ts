@@ -20,6 +20,7 @@ interface Profile {
 }
 
 function shortUrl(url: string): string {
+  if (url.includes('/node_modules/.cache/herald/')) return 'herald';
   const at = url.lastIndexOf('/node_modules/');
   if (at >= 0) return url.slice(at + '/node_modules/'.length);
   const src = url.search(/\/(src|bench)\//);
@@ -29,6 +30,8 @@ function shortUrl(url: string): string {
 
 /** A module: a package under node_modules, a file of ours, or Node's internals. */
 function moduleOf(url: string): string {
+  // bin/herald.mjs runs a bundle of src/: its functions keep their names, not their files.
+  if (url.includes('/node_modules/.cache/herald/')) return 'herald (src/, bundled)';
   const short = shortUrl(url);
   if (url.includes('/node_modules/')) {
     const parts = short.split('/');

@@ -45,16 +45,18 @@ function checkEvent(
   path: string,
   eventType: EventType | undefined,
   routable: boolean,
-  routeProblem: string,
+  routeProblem: () => string,
 ): { problems: FieldProblem[]; dataJson: string } {
   const problems: FieldProblem[] = [];
   const dataJson = JSON.stringify(input.data ?? null);
   if (isReservedName(input.type)) problems.push({ path: `${path}/type`, message: 'herald.* events are published by Herald alone' });
   else if (!eventType) problems.push({ path: `${path}/type`, message: `unknown event type ${input.type}` });
   else if (eventType.archivedAt !== null) problems.push({ path: `${path}/type`, message: `event type ${input.type} is archived` });
-  else if (!routable) problems.push({ path: `${path}/type`, message: routeProblem });
-  if (Buffer.byteLength(dataJson) > deps.limits.maxEventDataBytes) {
-    problems.push({ path: `${path}/data`, message: `is larger than ${deps.limits.maxEventDataBytes} bytes` });
+  else if (!routable) problems.push({ path: `${path}/type`, message: routeProblem() });
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most payloads are under the limit without counting.
+  const maxBytes = deps.limits.maxEventDataBytes;
+  if (dataJson.length * 3 > maxBytes && Buffer.byteLength(dataJson) > maxBytes) {
+    problems.push({ path: `${path}/data`, message: `is larger than ${maxBytes} bytes` });
   } else if (eventType?.schema && eventType.archivedAt === null) {
     const key = schemaCacheKey(environmentId, eventType);
     problems.push(...validateAgainst(key, eventType.schema, input.data ?? null, `${path}/data`));
@@ -111,9 +113,8 @@ export async function publish(
   const dataJsons = inputs.map((input, index) => {
     if (!wellFormed(index)) return '';
     const routable = topic ? topic.eventTypes.includes(input.type) : (routes?.get(input.type)?.length ?? 0) > 0;
-    const routeProblem = topic
-      ? `event type ${input.type} is not in topic ${topic.name}`
-      : `event type ${input.type} is in no topic`;
+    const routeProblem = () =>
+      topic ? `event type ${input.type} is not in topic ${topic.name}` : `event type ${input.type} is in no topic`;
     const type = known.get(input.type);
     const checked = checkEvent(deps, now, environmentId, input, `/events/${index}`, type, routable, routeProblem);
     problemsAt[index]?.push(...checked.problems);

@@ -10,17 +10,26 @@ import { HeraldError } from '../errors.ts';
 /** Deepest nesting of arrays/objects accepted in a request body. */
 export const MAX_JSON_DEPTH = 64;
 
-/** Depth of bracket nesting, skipping string contents; stops counting once past `limit`. */
+/**
+ * Depth of bracket nesting, skipping string contents; stops counting once past `limit`. Strings are
+ * jumped over with indexOf rather than read a character at a time: in a publish body most of the
+ * text is inside strings, and this scan ran over every byte of every request.
+ */
 export function jsonDepthExceeds(text: string, limit: number): boolean {
   let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 /* { */ || c === 91 /* [ */) {
+    if (c === 34 /* " */) {
+      // The closing quote is the next one preceded by an even run of backslashes.
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i < 0) return false;
+        let backslashes = 0;
+        while (text.charCodeAt(i - 1 - backslashes) === 92 /* \ */) backslashes++;
+        if ((backslashes & 1) === 0) break;
+      }
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
       if (++depth > limit) return true;
     } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
   }

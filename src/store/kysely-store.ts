@@ -18,9 +18,11 @@ import type {
 import { invalid } from '../errors.ts';
 import { BY_ID, BY_NAME, NEWEST_FIRST, pageQuery, toPage } from './keyset.ts';
 import * as rows from './rows.ts';
+import { DELIVERY_INSERT, EVENT_INSERT, insertRows } from './bulk-insert.ts';
 import { newDeliveryToRow } from './delivery-rows.ts';
+import { QUOTA_EXCEEDED, acceptOnPostgres } from './postgres-accept.ts';
 import type { DeliveryStore, NewDelivery } from './delivery-store.ts';
-import { type Database, ENVIRONMENT_TABLES } from './schema.ts';
+import { type Database, ENVIRONMENT_TABLES, type EventsTable } from './schema.ts';
 import type {
   AcceptOutcome,
   DeleteOutcome,
@@ -33,10 +35,22 @@ import type {
 /** Rows per multi-row INSERT: well under both dialects' bound-parameter limits. */
 const INSERT_CHUNK = 200;
 
-class QuotaExceeded extends Error {
-  constructor(readonly published: number) {
-    super('quota exceeded');
-  }
+/** Thrown inside the transaction to roll it back. */
+class QuotaExceeded extends Error {}
+
+/** Statuses and delivery counts of a batch, given the ids that were stored. */
+function acceptedOutcome(
+  events: readonly StoredEvent[],
+  deliveries: readonly NewDelivery[],
+  insertedIds: readonly string[],
+): AcceptOutcome {
+  const inserted = new Set(insertedIds);
+  const perEvent = new Map<string, number>();
+  for (const d of deliveries) if (inserted.has(d.eventId)) perEvent.set(d.eventId, (perEvent.get(d.eventId) ?? 0) + 1);
+  // The first occurrence of an inserted id is the accepted one; any repeat is a duplicate.
+  const statuses = events.map((e): 'accepted' | 'duplicate' => (inserted.delete(e.id) ? 'accepted' : 'duplicate'));
+  const counts = events.map((e, i) => (statuses[i] === 'accepted' ? (perEvent.get(e.id) ?? 0) : 0));
+  return { kind: 'accepted', statuses, deliveries: counts };
 }
 
 /** The registry and event half; KyselyDeliveryStore adds the rest of Store. */
@@ -461,36 +475,35 @@ export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore> {
     quota: QuotaCheck,
     deliveries: readonly NewDelivery[] = [],
   ): Promise<AcceptOutcome> {
+    const eventRows = events.map((e) => rows.eventToRow(environmentId, e));
+    const stored =
+      this.dialect === 'postgres'
+        ? await acceptOnPostgres(this.db, environmentId, eventRows, deliveries.map((d) => newDeliveryToRow(environmentId, d)), quota)
+        : await this.acceptInTransaction(environmentId, eventRows, deliveries, quota);
+    if (stored === QUOTA_EXCEEDED) {
+      return { kind: 'quota_exceeded', published: await this.usageIn(this.db, environmentId, quota.month) };
+    }
+    return acceptedOutcome(events, deliveries, stored);
+  }
+
+  /** acceptEvents as a transaction of statements (SQLite: one writer, so nobody waits on the usage row). */
+  private async acceptInTransaction(
+    environmentId: string,
+    eventRows: readonly EventsTable[],
+    deliveries: readonly NewDelivery[],
+    quota: QuotaCheck,
+  ): Promise<string[] | typeof QUOTA_EXCEEDED> {
     try {
       return await this.db.transaction().execute(async (trx) => {
-        const inserted = new Set<string>();
-        for (let i = 0; i < events.length; i += INSERT_CHUNK) {
-          const chunk = events.slice(i, i + INSERT_CHUNK).map((e) => rows.eventToRow(environmentId, e));
-          const returned = await trx
-            .insertInto('events')
-            .values(chunk)
-            .onConflict((oc) => oc.columns(['environment_id', 'id']).doNothing())
-            .returning('id')
-            .execute();
-          for (const r of returned) inserted.add(r.id);
-        }
-        const fresh = new Set(inserted);
-        // The first occurrence of an inserted id is the accepted one; any repeat is a duplicate.
-        const statuses = events.map((e): 'accepted' | 'duplicate' => (inserted.delete(e.id) ? 'accepted' : 'duplicate'));
-        const acceptedCount = statuses.filter((s) => s === 'accepted').length;
-        if (acceptedCount > 0 && quota.count !== false) await this.countUsage(trx, environmentId, acceptedCount, quota);
+        const returned = await insertRows<EventsTable, { id: string }>(trx, this.dialect, EVENT_INSERT, eventRows);
+        const fresh = new Set(returned.map((r) => r.id));
         const kept = deliveries.filter((d) => fresh.has(d.eventId));
-        for (let i = 0; i < kept.length; i += INSERT_CHUNK) {
-          const chunk = kept.slice(i, i + INSERT_CHUNK).map((d) => newDeliveryToRow(environmentId, d));
-          await trx.insertInto('deliveries').values(chunk).execute();
-        }
-        const perEvent = new Map<string, number>();
-        for (const d of kept) perEvent.set(d.eventId, (perEvent.get(d.eventId) ?? 0) + 1);
-        const counts = events.map((e, i) => (statuses[i] === 'accepted' ? (perEvent.get(e.id) ?? 0) : 0));
-        return { kind: 'accepted' as const, statuses, deliveries: counts };
+        await insertRows(trx, this.dialect, DELIVERY_INSERT, kept.map((d) => newDeliveryToRow(environmentId, d)));
+        if (fresh.size > 0 && quota.count !== false) await this.countUsage(trx, environmentId, fresh.size, quota);
+        return [...fresh];
       });
     } catch (error) {
-      if (error instanceof QuotaExceeded) return { kind: 'quota_exceeded', published: error.published };
+      if (error instanceof QuotaExceeded) return QUOTA_EXCEEDED;
       throw error;
     }
   }
@@ -498,7 +511,7 @@ export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore> {
   /** Adds `count` to the month's usage; throws QuotaExceeded (rolling back) when it would pass the limit. */
   private async countUsage(trx: Transaction<Database>, environmentId: string, count: number, quota: QuotaCheck) {
     const { month, limit } = quota;
-    if (limit !== null && count > limit) throw new QuotaExceeded(await this.usageIn(trx, environmentId, month));
+    if (limit !== null && count > limit) throw new QuotaExceeded();
     const row = await trx
       .insertInto('monthly_usage')
       .values({ environment_id: environmentId, month, published: count })
@@ -510,7 +523,7 @@ export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore> {
       })
       .returning('published')
       .executeTakeFirst();
-    if (!row) throw new QuotaExceeded(await this.usageIn(trx, environmentId, month));
+    if (!row) throw new QuotaExceeded();
   }
 
   private async usageIn(db: Kysely<Database>, environmentId: string, month: string): Promise<number> {

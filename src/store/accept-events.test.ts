@@ -1,0 +1,74 @@
+/**
+ * acceptEvents with deliveries, on both dialects: they are written by different code on each
+ * (a transaction on SQLite, one statement on PostgreSQL), so the rules are checked on both.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { issueKey } from '../core/keys.ts';
+import type { StoredEvent } from '../domain/types.ts';
+import { describeEachDialect } from '../testing/test-store.ts';
+import type { Store } from './store.ts';
+
+async function newEnvironment(store: Store): Promise<string> {
+  const id = `env_accept${process.pid}x${Math.random().toString(36).slice(2, 10)}`;
+  await store.insertEnvironment(
+    { id, name: id, monthlyEventQuota: null, createdAt: 1_000, updatedAt: 1_000 },
+    issueKey(id, 'admin', 'admin', [], 1_000).stored,
+  );
+  return id;
+}
+
+function event(id: string): StoredEvent {
+  return {
+    id,
+    type: 'order.created',
+    source: null,
+    subject: null,
+    time: 1_000,
+    dataJson: '{"n":1}',
+    context: [],
+    topic: 'orders',
+    deliverAt: 1_000,
+    cancelledAt: null,
+    createdAt: 1_000,
+  };
+}
+
+describeEachDialect('acceptEvents with deliveries', (store) => {
+  test('acceptEvents: deliveries are stored with new events only, and not at all when the quota refuses', async () => {
+    const env = await newEnvironment(store());
+    const quota = { month: '2026-04', limit: 3 };
+    const delivery = (id: string, eventId: string, status: 'pending' | 'scheduled' = 'pending') => ({
+      id,
+      eventId,
+      subscriptionId: 'sub_x',
+      topic: 'orders',
+      status,
+      nextAttemptAt: status === 'pending' ? 1_000 : 9_000,
+      createdAt: 1_000,
+    });
+    await store().acceptEvents(env, [event('d1')], quota, [delivery('dlv_1', 'd1')]);
+    const mixed = await store().acceptEvents(env, [event('d1'), event('d2'), event('d2')], quota, [
+      delivery('dlv_2', 'd1'),
+      delivery('dlv_3', 'd2'),
+      delivery('dlv_4', 'd2', 'scheduled'),
+    ]);
+    assert.deepEqual(mixed, { kind: 'accepted', statuses: ['duplicate', 'accepted', 'duplicate'], deliveries: [0, 2, 0] });
+    const page = { limit: 50, after: null };
+    const ids = async (eventId: string) =>
+      (await store().listDeliveries(env, { eventId }, page)).data.map((d) => [d.id, d.status, d.nextAttemptAt]).sort();
+    assert.deepEqual(await ids('d1'), [['dlv_1', 'pending', 1_000]]);
+    assert.deepEqual(await ids('d2'), [
+      ['dlv_3', 'pending', 1_000],
+      ['dlv_4', 'scheduled', 9_000],
+    ]);
+    const refused = await store().acceptEvents(env, [event('d3'), event('d4')], quota, [delivery('dlv_5', 'd3')]);
+    assert.deepEqual(refused, { kind: 'quota_exceeded', published: 2 });
+    assert.deepEqual(await ids('d3'), []);
+    // Only duplicates: nothing to count, so a full quota does not refuse them.
+    await store().acceptEvents(env, [event('d3')], quota);
+    const again = await store().acceptEvents(env, [event('d3')], quota, [delivery('dlv_6', 'd3')]);
+    assert.deepEqual(again, { kind: 'accepted', statuses: ['duplicate'], deliveries: [0] });
+    assert.equal(await store().getMonthlyUsage(env, '2026-04'), 3);
+  });
+});
