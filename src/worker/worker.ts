@@ -195,15 +195,18 @@ export class Worker {
       byEnvironment.set(d.environmentId, list);
     }
     for (const [environmentId, list] of byEnvironment) {
-      const found = await this.options.store.getEventsByIds(
-        environmentId,
-        list.map((d) => d.eventId),
-      );
+      // Both at once: on PostgreSQL they are two round trips on two pooled connections.
+      const [found, subs] = await Promise.all([
+        this.options.store.getEventsByIds(
+          environmentId,
+          list.map((d) => d.eventId),
+        ),
+        this.options.store.getSubscriptionsByIds(
+          environmentId,
+          list.map((d) => d.subscriptionId),
+        ),
+      ]);
       for (const [id, event] of found) events.set(`${environmentId}/${id}`, event);
-      const subs = await this.options.store.getSubscriptionsByIds(
-        environmentId,
-        list.map((d) => d.subscriptionId),
-      );
       for (const [id, subscription] of subs) subscriptions.set(`${environmentId}/${id}`, subscription);
     }
     return { subscriptions, events };

@@ -4,7 +4,8 @@ import pg from 'pg';
 import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
 import type { Database, DeliveriesTable } from '../schema.ts';
-import type { ClaimOptions } from '../delivery-store.ts';
+import type { ClaimOptions, SettleEffects, SettleInput } from '../delivery-store.ts';
+import { settleOnPostgres, settlesInOneStatement } from './postgres-settle.ts';
 import { claimDueOnPostgres } from './postgres-claim.ts';
 
 // BIGINT columns hold milliseconds and counters, all well inside 2^53: read them as numbers.
@@ -65,6 +66,12 @@ export class PostgresStore extends KyselyDeliveryStore {
   }
 
   /** Claims are serialised across workers so per-subscription caps hold globally; each takes a few ms. */
+  /** The common batch (no final failure) in one statement: see postgres-settle.ts. */
+  override async settleDeliveries(inputs: readonly SettleInput[]): Promise<SettleEffects[]> {
+    if (inputs.length > 0 && settlesInOneStatement(inputs)) return settleOnPostgres(this.db, inputs);
+    return super.settleDeliveries(inputs);
+  }
+
   protected claimDue(trx: Transaction<Database>, options: ClaimOptions): Promise<DeliveriesTable[]> {
     return claimDueOnPostgres(trx, options);
   }
