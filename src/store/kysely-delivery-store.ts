@@ -1,6 +1,8 @@
 /**
  * The delivery half of the store, written once for both dialects: subscriptions, the deliveries
- * queue and the attempt log. Dialects supply only the claim's serialisation (lockForClaim).
+ * queue and the attempt log. Dialects supply the claim (lockForClaim, claimDue: the hot path is
+ * one statement on PostgreSQL, a few small ones on SQLite) and may take settles faster
+ * (PostgreSQL's one-statement batch).
  */
 import { type Transaction, sql } from 'kysely';
 import type { Attempt, Delivery, DeliveryStatus, Page, PageRequest, StoredEvent, Subscription } from '../domain/types.ts';

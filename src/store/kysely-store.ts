@@ -20,7 +20,7 @@ import { BY_ID, BY_NAME, NEWEST_FIRST, pageQuery, toPage } from './keyset.ts';
 import * as rows from './rows.ts';
 import { DELIVERY_INSERT, EVENT_INSERT, insertRows } from './bulk-insert.ts';
 import { newDeliveryToRow } from './delivery-rows.ts';
-import { QUOTA_EXCEEDED, acceptOnPostgres } from './postgres-accept.ts';
+import { QUOTA_EXCEEDED, acceptOnPostgres } from './postgres/postgres-accept.ts';
 import type { DeliveryStore, NewDelivery } from './delivery-store.ts';
 import { type Database, ENVIRONMENT_TABLES, type EventsTable } from './schema.ts';
 import type {

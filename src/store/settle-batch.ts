@@ -80,7 +80,9 @@ async function countOutcomes(trx: Transaction<Database>, inputs: readonly Settle
   inputs.forEach((input, index) => {
     if (!effects[index]?.settled || input.decision.kind === 'retry') return;
     const key = keyOf(input.environmentId, input.attempt.subscriptionId);
-    bySubscription.set(key, [...(bySubscription.get(key) ?? []), index]);
+    const indexes = bySubscription.get(key);
+    if (indexes) indexes.push(index);
+    else bySubscription.set(key, [index]);
   });
   const resetOnly = new Map<string, { environmentId: string; subscriptionId: string; first: number }[]>();
   for (const indexes of bySubscription.values()) {

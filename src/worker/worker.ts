@@ -1,6 +1,7 @@
 /**
  * The delivery worker: claims due deliveries fairly (the store ranks them across subscriptions),
- * runs each with bounded concurrency, renews the leases of what is in flight, and drains on stop.
+ * runs each with bounded concurrency, settles them in group-committed batches (Settler), renews
+ * the leases of what is in flight, and drains on stop.
  * Woken by publishes (Wakeup) and by finished deliveries; polls slowly as a fallback and sleeps
  * until the next scheduled or retrying delivery is due.
  */

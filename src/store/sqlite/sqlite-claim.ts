@@ -75,7 +75,11 @@ export async function claimDueOnSqlite(trx: Transaction<Database>, options: Clai
     );
     const due = await sql<{ k: number; rid: number; next_attempt_at: number; id: string }>`${sql.join(parts, sql` UNION ALL `)}`.execute(trx);
     const bySubscription = new Map<number, { rid: number; next_attempt_at: number; id: string }[]>();
-    for (const row of due.rows) bySubscription.set(row.k, [...(bySubscription.get(row.k) ?? []), row]);
+    for (const row of due.rows) {
+      const list = bySubscription.get(row.k);
+      if (list) list.push(row);
+      else bySubscription.set(row.k, [row]);
+    }
     for (const [k, list] of bySubscription) {
       list.sort((a, b) => a.next_attempt_at - b.next_attempt_at || (a.id < b.id ? -1 : 1));
       const n = chunk[k]?.n ?? 0;

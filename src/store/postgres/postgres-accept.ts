@@ -17,9 +17,9 @@
  * (The planner may evaluate that WHERE once, before any row: so it tests `inserted` itself.)
  */
 import { CompiledQuery, type QueryResult } from 'kysely';
-import { DELIVERY_INSERT, EVENT_INSERT, type InsertShape } from './bulk-insert.ts';
-import type { DeliveriesTable, EventsTable } from './schema.ts';
-import type { QuotaCheck } from './store.ts';
+import { DELIVERY_INSERT, EVENT_INSERT, type InsertShape } from '../bulk-insert.ts';
+import type { DeliveriesTable, EventsTable } from '../schema.ts';
+import type { QuotaCheck } from '../store.ts';
 
 export const QUOTA_EXCEEDED = Symbol('quota exceeded');
 
