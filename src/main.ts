@@ -17,7 +17,7 @@ import { withRegistryCache } from './store/registry-cache.ts';
 import type { Store } from './store/store.ts';
 import { VERSION } from './version.ts';
 import { Maintenance } from './worker/maintenance.ts';
-import { Worker } from './worker/worker.ts';
+import { DEFAULT_CONCURRENCY, Worker } from './worker/worker.ts';
 
 export type Role = 'api' | 'worker' | 'all';
 export const SERVE_ROLES: readonly Role[] = ['api', 'worker', 'all'];
@@ -89,7 +89,13 @@ export async function serve(config: Config, role: Role = 'all'): Promise<Running
   if (role !== 'api') {
     // One process owns a SQLite queue: whatever was in flight when it stopped is due again now.
     if (store.dialect === 'sqlite') await store.releaseLeases(systemClock.now(), true);
-    const sender = new Sender({ allowPrivateUrls: config.allowPrivateUrls, userAgent: USER_AGENT });
+    // As many connections per origin as the worker has requests in flight: a smaller pool held
+    // every subscription to 64 in flight, whatever HERALD_MAX_INFLIGHT_PER_SUBSCRIPTION said.
+    const sender = new Sender({
+      allowPrivateUrls: config.allowPrivateUrls,
+      userAgent: USER_AGENT,
+      connectionsPerOrigin: DEFAULT_CONCURRENCY,
+    });
     const maintenance = new Maintenance({ deps, config });
     const worker = new Worker({
       store,

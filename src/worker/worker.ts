@@ -39,6 +39,8 @@ export interface WorkerOptions {
 }
 
 const CLAIM_BATCH = 100;
+/** Requests in flight in one worker unless WorkerOptions.concurrency says otherwise. */
+export const DEFAULT_CONCURRENCY = 256;
 /** Least time between the end of one claim and a claim asked for by a settled delivery: see pace(). */
 const KICK_INTERVAL_MS = 2;
 
@@ -61,7 +63,7 @@ export class Worker {
   constructor(private readonly options: WorkerOptions) {
     const settler = new Settler((inputs) => options.store.settleDeliveries(inputs));
     this.context = { ...options, settle: (input) => settler.settle(input) };
-    this.concurrency = options.concurrency ?? 256;
+    this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? 1000;
   }

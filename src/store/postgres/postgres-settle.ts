@@ -54,10 +54,20 @@ moved as (
   where d.environment_id = v.env and d.id = v.id and d.status = 'delivering' and d.locked_by = v.worker
   returning d.environment_id, d.id, d.subscription_id, d.status
 ),
+failing as (
+  -- Locked in key order: worker processes write their batches at the same time, and two
+  -- resetting the same subscriptions in different orders could deadlock.
+  select f.environment_id, f.id from subscriptions f
+  join (select distinct environment_id, subscription_id from moved where status = 'succeeded') m
+    on f.environment_id = m.environment_id and f.id = m.subscription_id
+  where f.consecutive_failures > 0
+  order by f.environment_id, f.id
+  for update of f
+),
 reset as (
   update subscriptions s set consecutive_failures = 0
-  from (select distinct environment_id, subscription_id from moved where status = 'succeeded') m
-  where s.environment_id = m.environment_id and s.id = m.subscription_id and s.consecutive_failures > 0
+  from failing
+  where s.environment_id = failing.environment_id and s.id = failing.id
   returning s.environment_id, s.id
 )
 select 'moved' as kind, environment_id, id from moved
