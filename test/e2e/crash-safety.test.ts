@@ -195,30 +195,41 @@ describe('crash safety [postgres]: one api and two worker processes, kill -9 of 
     const c = credentialsOf(api);
     const subscriptionId = await setUp(c, receiver.url);
     const workerEnv = { ...BASE_ENV, HERALD_LEASE_MS: '2000' };
-    const [victim, survivor] = await Promise.all([
-      startHeraldWorker(database.url, workerEnv),
-      startHeraldWorker(database.url, workerEnv),
-    ]);
-    assert.ok(victim && survivor);
-    workers.push(victim, survivor);
+    const started = await Promise.all([startHeraldWorker(database.url, workerEnv), startHeraldWorker(database.url, workerEnv)]);
+    for (const worker of started) {
+      assert.ok(worker);
+      workers.push(worker);
+    }
 
     const publishStart = Date.now();
     const ids = await publishAll(c, 'pg');
     const publishMs = Date.now() - publishStart;
     await eventually(async () => receiver.received.length >= EVENTS / 4, 30_000, 'a quarter delivered');
-    // Kill the victim while it holds leases, so the reaper and the survivor have something to recover.
+    // Kill a worker while it holds leases, so the reaper and the other worker have something to
+    // recover. Which one holds them is up to timing: one subscription's in-flight cap can be
+    // filled by either worker's claims, and the one that settles refills its own freed slots first.
     const db = new pg.Client({ connectionString: database.url });
     await db.connect();
     let leasesAtKill = 0;
     let killedAt = 0;
+    let victim = workers[0] as HeraldWorkerProcess;
+    let survivor = workers[1] as HeraldWorkerProcess;
     try {
       leasesAtKill = await eventually(async () => {
-        const held = await db.query<{ n: string }>(
-          "SELECT count(*) AS n FROM deliveries WHERE status = 'delivering' AND locked_by LIKE $1",
-          [`%:${victim.child.pid}:%`],
-        );
-        return Number(held.rows[0]?.n) || undefined;
-      }, 10_000, 'the victim holding leases');
+        for (const [i, worker] of workers.entries()) {
+          const held = await db.query<{ n: string }>(
+            "SELECT count(*) AS n FROM deliveries WHERE status = 'delivering' AND locked_by LIKE $1",
+            [`%:${worker.child.pid}:%`],
+          );
+          const n = Number(held.rows[0]?.n);
+          if (n > 0) {
+            victim = worker;
+            survivor = workers[1 - i] as HeraldWorkerProcess;
+            return n;
+          }
+        }
+        return undefined;
+      }, 10_000, 'a worker holding leases');
       await victim.stop('SIGKILL');
       killedAt = Date.now();
     } finally {
