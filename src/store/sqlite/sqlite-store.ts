@@ -18,6 +18,7 @@ import type { Database, DeliveriesTable } from '../schema.ts';
 import type { ClaimOptions } from '../delivery-store.ts';
 import { claimDueOnSqlite } from './sqlite-claim.ts';
 import { cachingDatabase } from './statement-cache.ts';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.ts';
 
 /**
  * Transactions BEGIN IMMEDIATE: they take the write lock up front, so two processes on one file
@@ -42,7 +43,10 @@ class ImmediateSqliteDialect extends SqliteDialect {
 export class SqliteStore extends KyselyDeliveryStore {
   readonly dialect = 'sqlite' as const;
 
-  private constructor(private readonly raw: BetterSqlite3.Database) {
+  private constructor(
+    private readonly raw: BetterSqlite3.Database,
+    private readonly checkpointer: WalCheckpointer | null,
+  ) {
     super(new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingDatabase(raw) }) }));
   }
 
@@ -54,7 +58,10 @@ export class SqliteStore extends KyselyDeliveryStore {
     raw.pragma('synchronous = NORMAL');
     raw.pragma('busy_timeout = 5000');
     raw.pragma('foreign_keys = ON');
-    return new SqliteStore(raw);
+    if (path === ':memory:' || path === '') return new SqliteStore(raw, null);
+    // Checkpoints run in a thread of their own (see wal-checkpointer.ts), not in our commits.
+    raw.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    return new SqliteStore(raw, WalCheckpointer.start(path));
   }
 
   async migrate(): Promise<void> {
@@ -88,6 +95,7 @@ export class SqliteStore extends KyselyDeliveryStore {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     await this.db.destroy();
   }
 }
