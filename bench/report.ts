@@ -46,6 +46,15 @@ function missingCheck(dialect: string, scenario: string, a: Arrivals, publishFai
   return { dialect, scenario, figure: 'delivery', value, unit: '', ratio: null, target: MISSING, pass: a.missing === 0 && publishFailed === 0, note: notes.join('; ') };
 }
 
+/**
+ * Herald's CPU time (all processes, all threads, publishing included) per delivery: steadier than
+ * the rates when something else loads the machine, and what the targets come down to.
+ */
+function cpuCheck(dialect: string, scenario: string, cpuMs: number, deliveries: number): Check {
+  const value = deliveries > 0 ? Math.round((cpuMs * 1000) / deliveries) : 0;
+  return { dialect, scenario, figure: 'Herald CPU per delivery', value, unit: ' µs', ratio: null, target: '', pass: null, note: '' };
+}
+
 function failed(dialect: string, scenario: string): Check {
   return { dialect, scenario, figure: 'scenario', value: 'did not complete', unit: '', ratio: null, target: 'runs', pass: false, note: 'see errors' };
 }
@@ -55,6 +64,7 @@ function throughputChecks(dialect: string, scenario: string, t: ThroughputResult
   return [
     rateCheck(dialect, scenario, 'publish-accept events', t.acceptPerSecond, ceiling, 1.0),
     rateCheck(dialect, scenario, 'delivered events', t.deliveredPerSecond, ceiling, deliveredMin),
+    cpuCheck(dialect, scenario, t.heraldCpuMs, t.arrivals.inWindow),
     missingCheck(dialect, scenario, t.arrivals, t.publishFailed),
   ];
 }
@@ -101,7 +111,11 @@ export function buildChecks(ceiling: CeilingResult, dialects: DialectResult[]): 
     if (!f) checks.push(failed(name, 'fan-out'));
     else {
       const scenario = `fan-out ${f.subscriptions}×${f.events}`;
-      checks.push(rateCheck(name, scenario, 'deliveries', f.deliveriesPerSecond, c, 0.5), missingCheck(name, scenario, f.arrivals, f.publishFailed));
+      checks.push(
+        rateCheck(name, scenario, 'deliveries', f.deliveriesPerSecond, c, 0.5),
+        cpuCheck(name, scenario, f.heraldCpuMs, f.arrivals.inWindow),
+        missingCheck(name, scenario, f.arrivals, f.publishFailed),
+      );
     }
     if (name === 'postgres') checks.push(...throughputChecks(name, '1 api + 2 workers', d.multiProcess, c, 0.4));
     for (const m of d.memory) {

@@ -122,6 +122,8 @@ function cpuMeter(heralds: HeraldProcess[]) {
     const heraldMs = heralds.reduce((sum, h, i) => sum + (h.cpuMs() - (herald0[i] ?? 0)), 0);
     const ticks = machine.total - machine0.total;
     return {
+      /** CPU time of the Herald processes (all their threads: V8's garbage collector too), ms. */
+      heraldCpuMs: round(heraldMs, 0),
       /** Percent of one core, summed over the Herald processes. */
       heraldCpuPct: round((heraldMs / wall) * 100, 0),
       /** Percent of all cores busy (anything on the machine, other test runs included). */
@@ -146,6 +148,7 @@ export interface ThroughputResult {
   deliverMs: number;
   publishCallMs: Distribution;
   loadCpuPct: number;
+  heraldCpuMs: number;
   heraldCpuPct: number;
   machineBusyPct: number | null;
 }
@@ -192,6 +195,7 @@ export interface LatencyResult {
   endToEndMs: Distribution;
   /** Publish call start → 202 (ms). */
   publishCallMs: Distribution;
+  heraldCpuMs: number;
   heraldCpuPct: number;
   machineBusyPct: number | null;
 }
@@ -237,6 +241,7 @@ export interface FanoutResult {
   deliveriesPerSecond: number;
   arrivals: Arrivals;
   deliverMs: number;
+  heraldCpuMs: number;
   heraldCpuPct: number;
   machineBusyPct: number | null;
 }

@@ -4,7 +4,7 @@
  * one statement on PostgreSQL, a few small ones on SQLite) and may take settles faster
  * (PostgreSQL's one-statement batch).
  */
-import { type Transaction, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { Attempt, Delivery, DeliveryStatus, Page, PageRequest, StoredEvent, Subscription } from '../domain/types.ts';
 import { DELIVERY_INSERT, insertRows } from './bulk-insert.ts';
 import * as rows from './delivery-rows.ts';
@@ -23,7 +23,6 @@ import { type KeyOrder, NEWEST_FIRST, pageQuery, toPage } from './keyset.ts';
 import { KyselyStore } from './kysely-store.ts';
 import { eventFromRow } from './rows.ts';
 import { settleBatch } from './settle-batch.ts';
-import type { Database, DeliveriesTable } from './schema.ts';
 import type { Store } from './store.ts';
 
 const CHUNK = 200;
@@ -40,13 +39,11 @@ const BY_NUMBER: KeyOrder = { columns: [{ column: 'number', type: 'number' }], d
 const STATS_WINDOW = 1000;
 
 export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
-  /** Serialises claims across processes (PostgreSQL); nothing to do where one process owns the queue. */
-  protected abstract lockForClaim(trx: Transaction<Database>): Promise<void>;
   /**
    * Leases up to `limit` due deliveries, fairly: rank 1 of every subscription before rank 2 of any,
-   * counting what each already has in flight against the cap. One statement per dialect (hot path).
+   * counting what each already has in flight against the cap. Each dialect has its own (hot path).
    */
-  protected abstract claimDue(trx: Transaction<Database>, options: ClaimOptions): Promise<DeliveriesTable[]>;
+  abstract claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]>;
 
   // ── subscriptions ───────────────────────────────────────────────────────────
 
@@ -213,13 +210,6 @@ async claimEmailBudget(
   async insertDeliveries(environmentId: string, deliveries: readonly NewDelivery[]): Promise<void> {
     const deliveryRows = deliveries.map((d) => rows.newDeliveryToRow(environmentId, d));
     await insertRows(this.db, this.dialect, DELIVERY_INSERT, deliveryRows);
-  }
-
-  async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
-    return this.db.transaction().execute(async (trx) => {
-      await this.lockForClaim(trx);
-      return (await this.claimDue(trx, options)).map(rows.claimedFromRow);
-    });
   }
 
   async extendLeases(workerId: string, keys: readonly { environmentId: string; id: string }[], until: number): Promise<void> {

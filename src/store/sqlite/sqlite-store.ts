@@ -7,15 +7,15 @@ import {
   type DatabaseConnection,
   type Driver,
   Kysely,
-  type Transaction,
   SqliteDialect,
   type SqliteDialectConfig,
   SqliteDriver,
 } from 'kysely';
 import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
-import type { Database, DeliveriesTable } from '../schema.ts';
-import type { ClaimOptions } from '../delivery-store.ts';
+import type { Database } from '../schema.ts';
+import type { ClaimOptions, ClaimedDelivery } from '../delivery-store.ts';
+import { claimedFromRow } from '../delivery-rows.ts';
 import { claimDueOnSqlite } from './sqlite-claim.ts';
 import { cachingDatabase } from './statement-cache.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.ts';
@@ -86,12 +86,9 @@ export class SqliteStore extends KyselyDeliveryStore {
     // Kysely runs SQLite transactions one at a time on the single connection: nothing to lock.
   }
 
-  protected claimDue(trx: Transaction<Database>, options: ClaimOptions): Promise<DeliveriesTable[]> {
-    return claimDueOnSqlite(trx, options);
-  }
-
-  protected async lockForClaim(): Promise<void> {
-    // One process owns a SQLite queue and the claim is one statement: nothing to serialise.
+  async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+    // One process owns a SQLite queue: nothing to serialise with, only a transaction to keep.
+    return this.db.transaction().execute(async (trx) => (await claimDueOnSqlite(trx, options)).map(claimedFromRow));
   }
 
   async close(): Promise<void> {
