@@ -42,3 +42,19 @@ test('committed pages reach the database file while the main connection never ch
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('stop returns when the thread has already died (here: no database file to open)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-wal-'));
+  const written: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
+  try {
+    const checkpointer = WalCheckpointer.start(join(dir, 'missing.db'), 20);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await checkpointer.stop();
+  } finally {
+    process.stderr.write = write;
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.match(written.join(''), /the WAL checkpoint thread stopped/);
+});

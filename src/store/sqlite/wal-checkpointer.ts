@@ -3,8 +3,8 @@
  * runs inside whichever commit crosses the threshold (1,000 pages): it copies the log into the
  * database file and fsyncs both, on the committing thread, and better-sqlite3 is synchronous, so
  * that thread's event loop stops meanwhile. Under the benchmark's load one commit in seventy was
- * a checkpoint of 5-24 ms, half of all the time spent committing, and the end-to-end latency's
- * p99 was made of them.
+ * a checkpoint of 5-24 ms, half of all the time spent committing, each one a stall in the
+ * latency of whatever the event loop was serving.
  *
  * Here a second connection runs PASSIVE checkpoints, which never wait for or block the writer or
  * the readers, every INTERVAL_MS. The main connection keeps an automatic checkpoint at a far
@@ -44,7 +44,12 @@ parentPort.on('message', () => {
 `;
 
 export class WalCheckpointer {
-  private constructor(private readonly thread: Worker) {}
+  /** Resolves when the thread has ended, whether stopped or crashed. */
+  private readonly exited: Promise<void>;
+
+  private constructor(private readonly thread: Worker) {
+    this.exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+  }
 
   /** Starts checkpointing the database file at `path` (already open, in WAL mode). */
   static start(path: string, intervalMs = INTERVAL_MS): WalCheckpointer {
@@ -61,11 +66,11 @@ export class WalCheckpointer {
     return new WalCheckpointer(thread);
   }
 
+  /** Ends the thread; resolves at once if it has already ended (a crashed thread too). */
   async stop(): Promise<void> {
-    const exited = new Promise<void>((resolve) => this.thread.once('exit', () => resolve()));
     // Referenced again while it closes, or a process with nothing else to do would exit first.
     this.thread.ref();
     this.thread.postMessage('stop');
-    await exited;
+    await this.exited;
   }
 }
