@@ -53,6 +53,13 @@ export interface ClaimedDelivery extends Delivery {
   environmentId: string;
 }
 
+/** A claimed delivery with what sending it needs: null where its event or subscription is gone. */
+export interface ClaimedWork {
+  delivery: ClaimedDelivery;
+  event: StoredEvent | null;
+  subscription: Subscription | null;
+}
+
 export type SettleDecision =
   | { kind: 'succeeded' }
   | { kind: 'retry'; nextAttemptAt: number }
@@ -133,6 +140,8 @@ export interface DeliveryStore {
   insertDeliveries(environmentId: string, deliveries: readonly NewDelivery[]): Promise<void>;
   /** Leases due deliveries fairly across subscriptions and environments. */
   claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /** claimDueDeliveries, with each delivery's event and subscription read alongside (the worker's claim). */
+  claimDueWork(options: ClaimOptions): Promise<ClaimedWork[]>;
   /** Pushes the lease of in-flight deliveries forward. */
   extendLeases(workerId: string, keys: readonly { environmentId: string; id: string }[], until: number): Promise<void>;
   /** Returns expired leases to the queue; with `all`, every lease (SQLite restart). */

@@ -11,6 +11,7 @@ import * as rows from './delivery-rows.ts';
 import type {
   ClaimOptions,
   ClaimedDelivery,
+  ClaimedWork,
   DeliveryFilter,
   FanoutTarget,
   NewDelivery,
@@ -44,6 +45,39 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
    * counting what each already has in flight against the cap. Each dialect has its own (hot path).
    */
   abstract claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]>;
+
+  /** The claim, then its events and subscriptions: one read of each per environment, both at once. */
+  async claimDueWork(options: ClaimOptions): Promise<ClaimedWork[]> {
+    const claimed = await this.claimDueDeliveries(options);
+    const byEnvironment = new Map<string, ClaimedDelivery[]>();
+    for (const d of claimed) {
+      const list = byEnvironment.get(d.environmentId);
+      if (list) list.push(d);
+      else byEnvironment.set(d.environmentId, [d]);
+    }
+    const work: ClaimedWork[] = [];
+    for (const [environmentId, list] of byEnvironment) {
+      // On PostgreSQL these are two round trips on two pooled connections.
+      const [events, subscriptions] = await Promise.all([
+        this.getEventsByIds(
+          environmentId,
+          list.map((d) => d.eventId),
+        ),
+        this.getSubscriptionsByIds(
+          environmentId,
+          list.map((d) => d.subscriptionId),
+        ),
+      ]);
+      for (const delivery of list) {
+        work.push({
+          delivery,
+          event: events.get(delivery.eventId) ?? null,
+          subscription: subscriptions.get(delivery.subscriptionId) ?? null,
+        });
+      }
+    }
+    return work;
+  }
 
   // ── subscriptions ───────────────────────────────────────────────────────────
 

@@ -7,10 +7,9 @@
  */
 import type { Clock } from '../clock.ts';
 import type { Sender } from '../delivery/send.ts';
-import type { StoredEvent, Subscription } from '../domain/types.ts';
 import type { Wakeup } from '../queue/wakeup.ts';
 import type { SecretBox } from '../secret-box.ts';
-import type { ClaimedDelivery } from '../store/delivery-store.ts';
+import type { ClaimedDelivery, ClaimedWork } from '../store/delivery-store.ts';
 import type { Store } from '../store/store.ts';
 import { type RunContext, type RunReport, runDelivery } from './run-delivery.ts';
 import { Settler } from './settler.ts';
@@ -103,7 +102,7 @@ export class Worker {
           kicked = false;
           claimedAt = this.options.clock.now();
           const started = performance.now();
-          const claimed = await this.options.store.claimDueDeliveries({
+          const claimed = await this.options.store.claimDueWork({
             workerId: this.options.workerId,
             now: claimedAt,
             limit,
@@ -112,7 +111,7 @@ export class Worker {
           });
           this.lastClaimEnd = performance.now();
           this.lastClaimMs = this.lastClaimEnd - started;
-          if (claimed.length > 0) await this.dispatch(claimed);
+          if (claimed.length > 0) this.dispatch(claimed);
           claimedFull = claimed.length === limit;
         }
         if (!claimedFull && this.running) kicked = await this.sleep(claimedAt);
@@ -170,13 +169,10 @@ export class Worker {
     });
   }
 
-  private async dispatch(claimed: ClaimedDelivery[]): Promise<void> {
-    const { subscriptions, events } = await this.load(claimed);
-    for (const delivery of claimed) {
+  private dispatch(claimed: ClaimedWork[]): void {
+    for (const { delivery, subscription, event } of claimed) {
       const key = `${delivery.environmentId}/${delivery.id}`;
       this.inflight.set(key, delivery);
-      const subscription = subscriptions.get(`${delivery.environmentId}/${delivery.subscriptionId}`) ?? null;
-      const event = events.get(`${delivery.environmentId}/${delivery.eventId}`) ?? null;
       void runDelivery(this.context, delivery, subscription, event)
         .then((report) => this.options.onReport?.(report))
         .catch((error: unknown) => this.options.onError?.(error))
@@ -185,34 +181,6 @@ export class Worker {
           this.kick?.();
         });
     }
-  }
-
-  /** Subscriptions and events of a claimed batch, one query per environment. */
-  private async load(claimed: ClaimedDelivery[]) {
-    const subscriptions = new Map<string, Subscription>();
-    const events = new Map<string, StoredEvent>();
-    const byEnvironment = new Map<string, ClaimedDelivery[]>();
-    for (const d of claimed) {
-      const list = byEnvironment.get(d.environmentId) ?? [];
-      list.push(d);
-      byEnvironment.set(d.environmentId, list);
-    }
-    for (const [environmentId, list] of byEnvironment) {
-      // Both at once: on PostgreSQL they are two round trips on two pooled connections.
-      const [found, subs] = await Promise.all([
-        this.options.store.getEventsByIds(
-          environmentId,
-          list.map((d) => d.eventId),
-        ),
-        this.options.store.getSubscriptionsByIds(
-          environmentId,
-          list.map((d) => d.subscriptionId),
-        ),
-      ]);
-      for (const [id, event] of found) events.set(`${environmentId}/${id}`, event);
-      for (const [id, subscription] of subs) subscriptions.set(`${environmentId}/${id}`, subscription);
-    }
-    return { subscriptions, events };
   }
 
   private async renewLeases(): Promise<void> {

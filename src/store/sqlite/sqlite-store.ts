@@ -14,9 +14,12 @@ import {
 import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
 import type { Database } from '../schema.ts';
-import type { ClaimOptions, ClaimedDelivery } from '../delivery-store.ts';
-import { claimedFromRow } from '../delivery-rows.ts';
-import { claimDueOnSqlite } from './sqlite-claim.ts';
+import type { ClaimOptions, ClaimedDelivery, ClaimedWork, SettleEffects, SettleInput } from '../delivery-store.ts';
+import { claimedFromRow, subscriptionFromRow } from '../delivery-rows.ts';
+import { eventFromRow } from '../rows.ts';
+import type { EventsTable, SubscriptionsTable } from '../schema.ts';
+import { SqliteClaim } from './sqlite-claim.ts';
+import { SqliteSettle } from './sqlite-settle.ts';
 import { cachingDatabase } from './statement-cache.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.ts';
 
@@ -42,12 +45,44 @@ class ImmediateSqliteDialect extends SqliteDialect {
 
 export class SqliteStore extends KyselyDeliveryStore {
   readonly dialect = 'sqlite' as const;
+  /** The queue's hot path, on the raw connection: prepared once the schema is there (see hot()). */
+  private hotPath: {
+    claim: SqliteClaim;
+    settle: SqliteSettle;
+    event: BetterSqlite3.Statement;
+    subscription: BetterSqlite3.Statement;
+    nextDue: BetterSqlite3.Statement;
+    nextDueAfter: BetterSqlite3.Statement;
+  } | null = null;
 
   private constructor(
     private readonly raw: BetterSqlite3.Database,
     private readonly checkpointer: WalCheckpointer | null,
   ) {
     super(new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingDatabase(raw) }) }));
+  }
+
+  /**
+   * Runs `work` on the raw connection while Kysely holds it for us, so no Kysely transaction can be
+   * open around it: Kysely awaits between a transaction's statements, and a raw statement run in
+   * that gap would land inside someone else's transaction. `work` is synchronous, and opens its own.
+   */
+  private exclusive<T>(work: () => T): Promise<T> {
+    return this.db.connection().execute(async () => work());
+  }
+
+  private hot() {
+    this.hotPath ??= {
+      claim: new SqliteClaim(this.raw),
+      settle: new SqliteSettle(this.raw),
+      event: this.raw.prepare('SELECT * FROM events WHERE environment_id = ? AND id = ?'),
+      subscription: this.raw.prepare('SELECT * FROM subscriptions WHERE environment_id = ? AND id = ?'),
+      nextDue: this.raw.prepare("SELECT min(next_attempt_at) AS next FROM deliveries WHERE status IN ('pending', 'scheduled')"),
+      nextDueAfter: this.raw.prepare(
+        "SELECT min(next_attempt_at) AS next FROM deliveries WHERE status IN ('pending', 'scheduled') AND next_attempt_at > ?",
+      ),
+    };
+    return this.hotPath;
   }
 
   /** Opens (creating if needed) the database file at `path`. */
@@ -86,9 +121,55 @@ export class SqliteStore extends KyselyDeliveryStore {
     // Kysely runs SQLite transactions one at a time on the single connection: nothing to lock.
   }
 
+  // One process owns a SQLite queue: nothing to serialise with, only a transaction to keep.
   async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
-    // One process owns a SQLite queue: nothing to serialise with, only a transaction to keep.
-    return this.db.transaction().execute(async (trx) => (await claimDueOnSqlite(trx, options)).map(claimedFromRow));
+    const hot = this.hot();
+    return this.exclusive(() => this.raw.transaction(() => hot.claim.claim(options).map(claimedFromRow)).immediate());
+  }
+
+  /** The claim and the reads of its events and subscriptions, in one transaction. */
+  override async claimDueWork(options: ClaimOptions): Promise<ClaimedWork[]> {
+    const hot = this.hot();
+    return this.exclusive(() =>
+      this.raw
+        .transaction(() => {
+          const events = new Map<string, ClaimedWork['event']>();
+          const subscriptions = new Map<string, ClaimedWork['subscription']>();
+          return hot.claim.claim(options).map((row): ClaimedWork => {
+            const eventKey = `${row.environment_id}\u0000${row.event_id}`;
+            if (!events.has(eventKey)) {
+              const found = hot.event.get(row.environment_id, row.event_id) as EventsTable | undefined;
+              events.set(eventKey, found ? eventFromRow(found) : null);
+            }
+            const subscriptionKey = `${row.environment_id}\u0000${row.subscription_id}`;
+            if (!subscriptions.has(subscriptionKey)) {
+              const found = hot.subscription.get(row.environment_id, row.subscription_id) as SubscriptionsTable | undefined;
+              subscriptions.set(subscriptionKey, found ? subscriptionFromRow(found) : null);
+            }
+            return {
+              delivery: claimedFromRow(row),
+              event: events.get(eventKey) ?? null,
+              subscription: subscriptions.get(subscriptionKey) ?? null,
+            };
+          });
+        })
+        .immediate(),
+    );
+  }
+
+  override async settleDeliveries(inputs: readonly SettleInput[]): Promise<SettleEffects[]> {
+    if (inputs.length === 0) return [];
+    if (!SqliteSettle.takes(inputs)) return super.settleDeliveries(inputs);
+    const hot = this.hot();
+    return this.exclusive(() => this.raw.transaction(() => hot.settle.settle(inputs)).immediate());
+  }
+
+  override async nextDueAt(after?: number): Promise<number | null> {
+    const hot = this.hot();
+    const row = await this.exclusive(
+      () => (after === undefined ? hot.nextDue.get() : hot.nextDueAfter.get(after)) as { next: number | null } | undefined,
+    );
+    return row?.next ?? null;
   }
 
   async close(): Promise<void> {
