@@ -161,7 +161,8 @@ export class Worker {
         settled = true;
         this.kick = null;
         // Withdraw from the wake-up's waiters, or the next notify would be spent on this old sleep.
-        stopWaiting.abort();
+        // (When the wake-up itself ended it, the waiter is gone already: aborting costs an error object.)
+        if (byKick) stopWaiting.abort();
         resolve(byKick);
       };
       this.kick = () => done(true);
