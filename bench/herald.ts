@@ -1,6 +1,7 @@
 /**
- * Bench: Herald as a user runs it — `node bin/herald.mjs serve --role <role>` in its own process —
- * with its memory (VmRSS polled, VmHWM at the end) and CPU time read from /proc.
+ * Bench: Herald as a user runs it — `bin/herald.mjs serve --role <role>`, with the node flags of
+ * its `#!` line, in its own process — with its memory (VmRSS polled, VmHWM at the end) and CPU
+ * time read from /proc.
  */
 import { freePort } from '../src/testing/herald-process.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -10,6 +11,8 @@ import { sleep } from './common.ts';
 
 const BIN = new URL('../bin/herald.mjs', import.meta.url).pathname;
 const CLOCK_TICKS_PER_SECOND = 100;
+/** The node flags bin/herald.mjs's `#!/usr/bin/env -S node …` line gives it: `npm start` runs with them. */
+const SHEBANG_NODE_ARGS = /^#!\S*env -S node(.*)$/m.exec(readFileSync(BIN, 'utf8').split('\n', 1)[0] ?? '')?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -125,7 +128,7 @@ export async function startHerald(options: StartOptions): Promise<HeraldProcess>
   };
   // For profiling Herald under load: BENCH_HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
   const nodeArgs = (process.env.BENCH_HERALD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const args = [...nodeArgs, BIN, 'serve', '--role', options.role];
+  const args = [...SHEBANG_NODE_ARGS, ...nodeArgs, BIN, 'serve', '--role', options.role];
   const child = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   const url = options.role === 'worker' ? null : `http://127.0.0.1:${port}`;
   const herald = new HeraldProcess(options.role, child, url);

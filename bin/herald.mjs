@@ -1,4 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --v8-pool-size=1
+// --v8-pool-size=1: V8 runs its garbage collector's helper work on one background thread instead
+// of four. On two cores, four helpers marking and scavenging at once beside the receiver and
+// the publisher took the CPU from Herald's own thread for 8-18 ms at a time, which was most of
+// the latency tail: p99 at 500 events/s went from 16-23 ms to 9.5-10.1 ms (three runs each of
+// `npm run bench -- --dialect sqlite`; two helpers gave 18.6 ms). It can only be set when node
+// starts, hence here; `npm start` runs this file through this line.
 // The `herald` command. Herald is written in TypeScript and has no build step to run by hand:
 // on every start this bundles src/ with esbuild (its own code only; packages stay imports) into a
 // file of this process's own under node_modules/.cache, loads it and deletes it. Running the

@@ -60,6 +60,15 @@ export interface ClaimedWork {
   subscription: Subscription | null;
 }
 
+export interface ClaimedBatch {
+  work: ClaimedWork[];
+  /**
+   * False when the claim left no due delivery waiting for a free slot: a delivery settling then
+   * gives a claim nothing to take, so the worker need not claim again until new work arrives.
+   */
+  moreDue: boolean;
+}
+
 export type SettleDecision =
   | { kind: 'succeeded' }
   | { kind: 'retry'; nextAttemptAt: number }
@@ -141,7 +150,7 @@ export interface DeliveryStore {
   /** Leases due deliveries fairly across subscriptions and environments. */
   claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]>;
   /** claimDueDeliveries, with each delivery's event and subscription read alongside (the worker's claim). */
-  claimDueWork(options: ClaimOptions): Promise<ClaimedWork[]>;
+  claimDueWork(options: ClaimOptions): Promise<ClaimedBatch>;
   /** Pushes the lease of in-flight deliveries forward. */
   extendLeases(workerId: string, keys: readonly { environmentId: string; id: string }[], until: number): Promise<void>;
   /** Returns expired leases to the queue; with `all`, every lease (SQLite restart). */

@@ -10,6 +10,7 @@ import { DELIVERY_INSERT, insertRows } from './bulk-insert.ts';
 import * as rows from './delivery-rows.ts';
 import type {
   ClaimOptions,
+  ClaimedBatch,
   ClaimedDelivery,
   ClaimedWork,
   DeliveryFilter,
@@ -46,8 +47,11 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
    */
   abstract claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]>;
 
-  /** The claim, then its events and subscriptions: one read of each per environment, both at once. */
-  async claimDueWork(options: ClaimOptions): Promise<ClaimedWork[]> {
+  /**
+   * The claim, then its events and subscriptions: one read of each per environment, both at once.
+   * It cannot tell whether due deliveries were left waiting for a slot, so it says they may be.
+   */
+  async claimDueWork(options: ClaimOptions): Promise<ClaimedBatch> {
     const claimed = await this.claimDueDeliveries(options);
     const byEnvironment = new Map<string, ClaimedDelivery[]>();
     for (const d of claimed) {
@@ -76,7 +80,7 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
         });
       }
     }
-    return work;
+    return { work, moreDue: true };
   }
 
   // ── subscriptions ───────────────────────────────────────────────────────────

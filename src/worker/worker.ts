@@ -56,6 +56,13 @@ export class Worker {
   /** How long the last claim took and when it ended (performance.now()): see pace(). */
   private lastClaimMs = 0;
   private lastClaimEnd = 0;
+  /**
+   * Whether a settled delivery sets off a claim (kick). Only when the last claim left due
+   * deliveries waiting for a slot (or this worker was full): otherwise the slot it frees has
+   * nothing to take, and at 500 single events a second every settle had set off an empty claim,
+   * whose pause held back the claim for the next event (publishes wake the worker themselves).
+   */
+  private settlesClaim = true;
 
   private readonly context: RunContext;
 
@@ -102,7 +109,7 @@ export class Worker {
           kicked = false;
           claimedAt = this.options.clock.now();
           const started = performance.now();
-          const claimed = await this.options.store.claimDueWork({
+          const { work, moreDue } = await this.options.store.claimDueWork({
             workerId: this.options.workerId,
             now: claimedAt,
             limit,
@@ -111,11 +118,16 @@ export class Worker {
           });
           this.lastClaimEnd = performance.now();
           this.lastClaimMs = this.lastClaimEnd - started;
-          if (claimed.length > 0) this.dispatch(claimed);
-          claimedFull = claimed.length === limit;
+          this.settlesClaim = moreDue;
+          if (work.length > 0) this.dispatch(work);
+          claimedFull = work.length === limit;
+        } else {
+          // At this worker's own limit: each settle frees a slot for the work still queued.
+          this.settlesClaim = true;
         }
         if (!claimedFull && this.running) kicked = await this.sleep(claimedAt);
       } catch (error) {
+        this.settlesClaim = true;
         this.options.onError?.(error);
         if (this.running) await this.sleep(claimedAt);
       }
@@ -175,11 +187,15 @@ export class Worker {
       const key = `${delivery.environmentId}/${delivery.id}`;
       this.inflight.set(key, delivery);
       void runDelivery(this.context, delivery, subscription, event)
-        .then((report) => this.options.onReport?.(report))
+        .then((report) => {
+          // A retry was written after the sleep read the next due time: claim to read it again.
+          if (report.decision?.kind === 'retry') this.settlesClaim = true;
+          return this.options.onReport?.(report);
+        })
         .catch((error: unknown) => this.options.onError?.(error))
         .finally(() => {
           this.inflight.delete(key);
-          this.kick?.();
+          if (this.settlesClaim) this.kick?.();
         });
     }
   }

@@ -75,8 +75,11 @@ export class SqliteClaim {
     this.heads = raw.prepare(HEADS_SQL);
   }
 
-  /** Runs inside the caller's transaction. Returns the leased rows. */
-  claim(options: ClaimOptions): DeliveriesTable[] {
+  /**
+   * Runs inside the caller's transaction. Returns the leased rows, and whether due deliveries were
+   * left waiting (for a free slot under a subscription's cap, or beyond `limit`).
+   */
+  claim(options: ClaimOptions): { rows: DeliveriesTable[]; moreDue: boolean } {
     const { workerId, now, limit, perSubscriptionCap: cap, leaseMs } = options;
     const busy = new Map<string, number>();
     for (const r of this.inflight.all() as { environment_id: string; subscription_id: string; n: number }[]) {
@@ -87,11 +90,16 @@ export class SqliteClaim {
     // flight, and among equals the one waiting longest (so none is passed over claim after claim).
     // Reading every subscription's due rows made a claim for 10 free slots cost as much as one for
     // 100 and held fan-out to 100 subscriptions at 2,000 deliveries/s.
-    const open = (this.heads.all() as Head[])
-      .map((head) => ({ ...head, n: busy.get(`${head.environment_id}\u0000${head.subscription_id}`) ?? 0 }))
-      .filter((head) => head.n < cap && head.next_attempt_at <= now)
+    const due = (this.heads.all() as Head[])
+      .filter((head) => head.next_attempt_at <= now)
+      .map((head) => ({ ...head, n: busy.get(`${head.environment_id}\u0000${head.subscription_id}`) ?? 0 }));
+    const open = due
+      .filter((head) => head.n < cap)
       .sort((a, b) => a.n - b.n || a.next_attempt_at - b.next_attempt_at)
       .slice(0, limit);
+    // Left waiting: a due subscription at its cap or past the first `limit`; set below when one
+    // read came back full (its subscription may have more) or more candidates came than fit.
+    let moreDue = open.length < due.length;
     const cut = rankCut(
       open.map((head) => head.n),
       cap,
@@ -103,9 +111,9 @@ export class SqliteClaim {
       const chunk = reading.slice(i, i + HEADS_PER_STATEMENT);
       const params: unknown[] = [];
       chunk.forEach((head, k) => params.push(k, head.environment_id, head.subscription_id, now, cut - head.n));
-      const due = this.dueRows(chunk.length).all(params) as { k: number; rid: number; next_attempt_at: number; id: string }[];
+      const rows = this.dueRows(chunk.length).all(params) as { k: number; rid: number; next_attempt_at: number; id: string }[];
       const bySubscription = new Map<number, { rid: number; next_attempt_at: number; id: string }[]>();
-      for (const row of due) {
+      for (const row of rows) {
         const list = bySubscription.get(row.k);
         if (list) list.push(row);
         else bySubscription.set(row.k, [row]);
@@ -113,13 +121,16 @@ export class SqliteClaim {
       for (const [k, list] of bySubscription) {
         list.sort((a, b) => a.next_attempt_at - b.next_attempt_at || (a.id < b.id ? -1 : 1));
         const n = chunk[k]?.n ?? 0;
+        if (list.length >= cut - n) moreDue = true;
         list.forEach((row, rank) => candidates.push({ rid: row.rid, rank: n + rank + 1, next: row.next_attempt_at }));
       }
     }
-    if (candidates.length === 0) return [];
+    if (reading.length < open.length) moreDue = true;
+    if (candidates.length === 0) return { rows: [], moreDue };
+    if (candidates.length > limit) moreDue = true;
     candidates.sort((a, b) => a.rank - b.rank || a.next - b.next);
     const chosen = candidates.slice(0, limit).map((c) => c.rid);
-    return this.lease(chosen.length).all(workerId, now + leaseMs, now, ...chosen) as DeliveriesTable[];
+    return { rows: this.lease(chosen.length).all(workerId, now + leaseMs, now, ...chosen) as DeliveriesTable[], moreDue };
   }
 
   private dueRows(terms: number): BetterSqlite3.Statement {

@@ -14,7 +14,7 @@ import {
 import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
 import type { Database } from '../schema.ts';
-import type { ClaimOptions, ClaimedDelivery, ClaimedWork, SettleEffects, SettleInput } from '../delivery-store.ts';
+import type { ClaimOptions, ClaimedBatch, ClaimedDelivery, ClaimedWork, SettleEffects, SettleInput } from '../delivery-store.ts';
 import { claimedFromRow, subscriptionFromRow } from '../delivery-rows.ts';
 import { eventFromRow } from '../rows.ts';
 import type { EventsTable, SubscriptionsTable } from '../schema.ts';
@@ -124,18 +124,19 @@ export class SqliteStore extends KyselyDeliveryStore {
   // One process owns a SQLite queue: nothing to serialise with, only a transaction to keep.
   async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
     const hot = this.hot();
-    return this.exclusive(() => this.raw.transaction(() => hot.claim.claim(options).map(claimedFromRow)).immediate());
+    return this.exclusive(() => this.raw.transaction(() => hot.claim.claim(options).rows.map(claimedFromRow)).immediate());
   }
 
   /** The claim and the reads of its events and subscriptions, in one transaction. */
-  override async claimDueWork(options: ClaimOptions): Promise<ClaimedWork[]> {
+  override async claimDueWork(options: ClaimOptions): Promise<ClaimedBatch> {
     const hot = this.hot();
     return this.exclusive(() =>
       this.raw
         .transaction(() => {
           const events = new Map<string, ClaimedWork['event']>();
           const subscriptions = new Map<string, ClaimedWork['subscription']>();
-          return hot.claim.claim(options).map((row): ClaimedWork => {
+          const { rows, moreDue } = hot.claim.claim(options);
+          const work = rows.map((row): ClaimedWork => {
             const eventKey = `${row.environment_id}\u0000${row.event_id}`;
             if (!events.has(eventKey)) {
               const found = hot.event.get(row.environment_id, row.event_id) as EventsTable | undefined;
@@ -152,6 +153,7 @@ export class SqliteStore extends KyselyDeliveryStore {
               subscription: subscriptions.get(subscriptionKey) ?? null,
             };
           });
+          return { work, moreDue };
         })
         .immediate(),
     );
