@@ -5,9 +5,12 @@
 // the latency tail: p99 at 500 events/s went from 16-23 ms to 9.5-10.1 ms (three runs each of
 // `npm run bench -- --dialect sqlite`; two helpers gave 18.6 ms). It can only be set when node
 // starts, hence here; `npm start` runs this file through this line.
+
 // The `herald` command. Herald is written in TypeScript and has no build step to run by hand:
 // on every start this bundles src/ with esbuild (its own code only; packages stay imports) into a
-// file of this process's own under node_modules/.cache, loads it and deletes it. Running the
+// folder of this process's own under node_modules/.cache: the command, and beside it the body of
+// the sender thread (src/delivery/send-thread.ts). It loads the command and removes the folder
+// when the process exits (a later start removes those of processes that died). Running the
 // sources through tsx instead kept its loader thread and transform caches alive beside the
 // server: 173 MB resident at rest against 135 MB now.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -26,27 +29,28 @@ v8.setFlagsFromString('--heap-growing-percent=60');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cacheDir = `${root}node_modules/.cache/herald`;
+// One folder per process: several Herald processes may start at once from one checkout.
+const outdir = `${cacheDir}/herald-${process.pid}-${randomBytes(4).toString('hex')}`;
 mkdirSync(cacheDir, { recursive: true });
-// One file per process: several Herald processes may start at once from one checkout.
-const outfile = `${cacheDir}/herald-${process.pid}-${randomBytes(4).toString('hex')}.mjs`;
-try {
-  await build({
-    entryPoints: [`${root}src/cli/cli.ts`],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: 'inline',
-    logLevel: 'error',
-  });
-  removeOrphans();
-  process.setSourceMapsEnabled(true);
-  await import(pathToFileURL(outfile).href);
-} finally {
-  rmSync(outfile, { force: true });
-}
+process.on('exit', () => rmSync(outdir, { recursive: true, force: true }));
+await build({
+  entryPoints: [
+    { in: `${root}src/cli/cli.ts`, out: 'cli' },
+    { in: `${root}src/delivery/send-thread.ts`, out: 'send-thread' },
+  ],
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'inline',
+  logLevel: 'error',
+});
+removeOrphans();
+process.setSourceMapsEnabled(true);
+await import(pathToFileURL(`${outdir}/cli.mjs`).href);
 
 /** Bundles left by processes that died while starting (their pid is in the name). */
 function removeOrphans() {
@@ -56,7 +60,7 @@ function removeOrphans() {
     try {
       process.kill(pid, 0);
     } catch (error) {
-      if (error.code === 'ESRCH') rmSync(`${cacheDir}/${file}`, { force: true });
+      if (error.code === 'ESRCH') rmSync(`${cacheDir}/${file}`, { recursive: true, force: true });
     }
   }
 }

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { CoreDeps } from '../core/deps.ts';
-import { Sender } from '../delivery/send.ts';
+import { ThreadedSender } from '../delivery/threaded-sender.ts';
 import { newId } from '../ids.ts';
 import { Maintenance } from './maintenance.ts';
 import { DEFAULT_CONCURRENCY, Worker } from './worker.ts';
@@ -29,7 +29,7 @@ export async function startDeliveryService(options: DeliveryServiceOptions): Pro
   if (store.dialect === 'sqlite') await store.releaseLeases(systemClock.now(), true);
   // As many connections per origin as the worker has requests in flight: a smaller pool held
   // every subscription to 64 in flight, whatever HERALD_MAX_INFLIGHT_PER_SUBSCRIPTION said.
-  const sender = new Sender({
+  const sender = new ThreadedSender({
     allowPrivateUrls: config.allowPrivateUrls,
     userAgent,
     connectionsPerOrigin: DEFAULT_CONCURRENCY,

@@ -6,7 +6,8 @@ import type { Clock } from '../clock.ts';
 import { openSubscriptionSecrets } from '../core/subscription-secrets.ts';
 import { type Outcome, classify } from '../delivery/classify.ts';
 import { buildRequest, loggableHeaders } from '../delivery/request.ts';
-import type { SendResult, Sender } from '../delivery/send.ts';
+import type { SendResult } from '../delivery/send.ts';
+import type { AttemptSender } from '../delivery/threaded-sender.ts';
 import { retryDelayMs } from '../domain/retry-schedule.ts';
 import type { Attempt, StoredEvent, Subscription } from '../domain/types.ts';
 import { newId } from '../ids.ts';
@@ -19,7 +20,7 @@ export interface RunContext {
   /** Records the attempt and moves the delivery on (the worker batches these: see Settler). */
   settle: (input: SettleInput) => Promise<SettleEffects>;
   clock: Clock;
-  sender: Sender;
+  sender: AttemptSender;
   secrets: SecretBox;
   workerId: string;
   retryScheduleMs: readonly number[];

@@ -1,0 +1,118 @@
+/**
+ * Delivery attempts made on a thread of their own. The HTTP exchange (undici: writing the
+ * request, parsing the answer, the socket callbacks) was a quarter of the main thread's CPU per
+ * delivery, and the main thread, which also serves the API and runs SQLite, was the bottleneck
+ * with the second core partly idle. Requests go to the thread and results come back in batches,
+ * one message per turn of each event loop; the thread holds its own Sender and connection pool.
+ *
+ * A custom DNS lookup (tests) is a function and cannot cross to a thread: use Sender for that.
+ */
+import { Worker } from 'node:worker_threads';
+import type { FromSenderThread, ToSenderThread } from './send-thread.ts';
+import type { SendRequest, SendResult, SenderOptions } from './send.ts';
+
+/** What the worker needs of a sender: Sender or ThreadedSender. */
+export interface AttemptSender {
+  send(request: SendRequest): Promise<SendResult>;
+  /** Waits for attempts in flight, then lets the connections go. */
+  close(): Promise<void>;
+}
+
+// Run from src/ (tests, tsx) the thread's body is the .ts beside this file; in the bundle that
+// bin/herald.mjs makes, it is the send-thread.mjs built beside the bundle.
+const THREAD_BODY = new URL(import.meta.url.endsWith('.ts') ? './send-thread.ts' : './send-thread.mjs', import.meta.url);
+
+/**
+ * The thread keeps little alive (the attempts in flight), so a small young generation does: V8's
+ * default for a second heap added ~40 MB to the process's peak RSS (243 MB in the bench).
+ */
+const THREAD_HEAP = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 256 };
+
+export class ThreadedSender implements AttemptSender {
+  #thread: Worker;
+  readonly #options: Omit<SenderOptions, 'lookup'>;
+  readonly #waiting = new Map<number, (result: SendResult) => void>();
+  #queued: [number, SendRequest][] = [];
+  #posting = false;
+  #nextId = 0;
+  #closing: Promise<void> | null = null;
+
+  /** @param threadBody the thread's module; default send-thread (tests give one that can fail). */
+  constructor(
+    options: Omit<SenderOptions, 'lookup'>,
+    private readonly threadBody: URL = THREAD_BODY,
+  ) {
+    this.#options = options;
+    this.#thread = this.#start();
+  }
+
+  #start(): Worker {
+    const settings = { workerData: this.#options, resourceLimits: THREAD_HEAP };
+    // A thread does not inherit tsx's loader (node --import tsx): run from src/, it registers it.
+    const thread = this.threadBody.pathname.endsWith('.ts')
+      ? new Worker(
+          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(this.threadBody.href)}); })`,
+          { ...settings, eval: true },
+        )
+      : new Worker(this.threadBody, settings);
+    thread.on('message', (message: FromSenderThread) => {
+      if (message === 'closed') return;
+      for (const [id, result] of message) {
+        const resolve = this.#waiting.get(id);
+        this.#waiting.delete(id);
+        resolve?.(result);
+      }
+    });
+    // A thread that dies fails what it held (the attempts are retried as any network failure
+    // is) and is replaced, so deliveries keep flowing.
+    thread.on('error', (error) => this.#lost(thread, `the sender thread failed: ${error.message}`));
+    thread.on('exit', (code) => this.#lost(thread, `the sender thread exited (${code})`));
+    return thread;
+  }
+
+  #lost(thread: Worker, message: string): void {
+    if (thread !== this.#thread) return;
+    for (const resolve of this.#waiting.values()) resolve({ kind: 'error', errorKind: 'network', message, durationMs: 0 });
+    this.#waiting.clear();
+    if (this.#closing === null) this.#thread = this.#start();
+  }
+
+  send(request: SendRequest): Promise<SendResult> {
+    if (this.#closing !== null) {
+      return Promise.resolve({ kind: 'error', errorKind: 'network', message: 'the sender is closing', durationMs: 0 });
+    }
+    return new Promise((resolve) => {
+      const id = this.#nextId++;
+      this.#waiting.set(id, resolve);
+      this.#queued.push([id, request]);
+      if (!this.#posting) {
+        this.#posting = true;
+        setImmediate(() => this.#post());
+      }
+    });
+  }
+
+  #post(): void {
+    this.#posting = false;
+    const batch = this.#queued;
+    this.#queued = [];
+    if (batch.length > 0) this.#thread.postMessage(batch satisfies ToSenderThread);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#post();
+      const thread = this.#thread;
+      const closed = new Promise<void>((resolve) => {
+        thread.on('message', (message: FromSenderThread) => {
+          if (message === 'closed') resolve();
+        });
+        thread.once('exit', () => resolve());
+      });
+      thread.postMessage('close' satisfies ToSenderThread);
+      await closed;
+      await thread.terminate();
+    })();
+    return this.#closing;
+  }
+}
