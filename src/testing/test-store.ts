@@ -93,3 +93,22 @@ export function describeEachDialect(title: string, suite: (get: () => Store, dia
     });
   }
 }
+
+/**
+ * Queues `count` pending deliveries of `subscriptionId` (topic `work`), due one millisecond apart
+ * from `from`, without events or a subscription behind them: enough for claim tests.
+ */
+export function queueDeliveries(store: Store, environmentId: string, subscriptionId: string, count: number, from: number, now = Date.now()) {
+  return store.insertDeliveries(
+    environmentId,
+    Array.from({ length: count }, (_, i) => ({
+      id: `dlv_${subscriptionId}_${String(i).padStart(4, '0')}`,
+      eventId: `evt_${subscriptionId}_${i}`,
+      subscriptionId,
+      topic: 'work',
+      status: 'pending' as const,
+      nextAttemptAt: from + i,
+      createdAt: now,
+    })),
+  );
+}

@@ -18,7 +18,7 @@ import {
   startHeraldWorker,
 } from '../../src/testing/herald-process.ts';
 import { TestReceiver, eventually } from '../../src/testing/receiver.ts';
-import { DIALECTS, type TestDatabase, createTestDatabase, makeTestStore } from '../../src/testing/test-store.ts';
+import { DIALECTS, type TestDatabase, createTestDatabase, makeTestStore, queueDeliveries } from '../../src/testing/test-store.ts';
 
 const ROOT_TOKEN = 'root-fairness';
 const BACKLOG = 20_000;
@@ -159,18 +159,7 @@ describe('the claim itself: rank 1 of every subscription first, in-flight delive
       try {
         const now = Date.now();
         const queue = (environmentId: string, subscriptionId: string, count: number, from: number) =>
-          store.insertDeliveries(
-            environmentId,
-            Array.from({ length: count }, (_, i) => ({
-              id: `dlv_${subscriptionId}_${String(i).padStart(4, '0')}`,
-              eventId: `evt_${subscriptionId}_${i}`,
-              subscriptionId,
-              topic: 'work',
-              status: 'pending' as const,
-              nextAttemptAt: from + i,
-              createdAt: now,
-            })),
-          );
+          queueDeliveries(store, environmentId, subscriptionId, count, from, now);
         const claim = (limit: number) =>
           store.claimDueDeliveries({ workerId: 'w', now, limit, perSubscriptionCap: 4, leaseMs: 30_000 });
         const subs = (claimed: { subscriptionId: string }[]) => claimed.map((d) => d.subscriptionId).sort();

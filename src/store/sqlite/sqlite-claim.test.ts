@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { makeTestStore, type TestStore } from '../../testing/test-store.ts';
+import { makeTestStore, queueDeliveries, type TestStore } from '../../testing/test-store.ts';
 
 let testStore: TestStore;
 before(async () => {
@@ -17,18 +17,7 @@ after(async () => {
 
 const now = Date.now();
 const queue = (subscriptionId: string, count: number, due = now - 1000) =>
-  testStore.store.insertDeliveries(
-    'env_more',
-    Array.from({ length: count }, (_, i) => ({
-      id: `dlv_${subscriptionId}_${String(i).padStart(4, '0')}`,
-      eventId: `evt_${subscriptionId}_${i}`,
-      subscriptionId,
-      topic: 'work',
-      status: 'pending' as const,
-      nextAttemptAt: due + i,
-      createdAt: now,
-    })),
-  );
+  queueDeliveries(testStore.store, 'env_more', subscriptionId, count, due, now);
 const claim = (limit: number, cap = 4) =>
   testStore.store.claimDueWork({ workerId: 'w', now, limit, perSubscriptionCap: cap, leaseMs: 30_000 });
 
