@@ -3,7 +3,7 @@
  *
  * Processes: this one (orchestration only), the receiver (bench/receiver-main.ts), the ceiling
  * client (bench/ceiling-main.ts, for the ceiling only), the load generator (bench/load-main.ts,
- * every publish), and the Herald processes (`node bin/herald.mjs serve`). All of them are killed
+ * every publish), and the Herald processes (`bin/herald.mjs serve` with its `#!` node flags). All of them are killed
  * when the bench ends, whatever ends it. Results: a table on stdout and bench/results/<date>.json.
  */
 import { execFileSync } from 'node:child_process';
