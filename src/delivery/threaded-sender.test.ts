@@ -80,6 +80,22 @@ describe('ThreadedSender', () => {
     }
   });
 
+  it('a thread that cannot start fails each attempt, and is not restarted in a tight loop', async () => {
+    const failing = new URL('../testing/failing-send-thread.ts', import.meta.url);
+    const sender = new ThreadedSender({ allowPrivateUrls: true, userAgent: 'Herald/test' }, failing);
+    try {
+      const started = Date.now();
+      for (let i = 0; i < 3; i++) {
+        const result = await post(sender, '/204');
+        assert.equal(result.kind === 'error' && result.errorKind, 'network');
+      }
+      // Each death within a second of its start holds the next start back a second.
+      assert.ok(Date.now() - started >= 1500, `three failed starts took ${Date.now() - started} ms`);
+    } finally {
+      await sender.close();
+    }
+  });
+
   it('close waits for the attempts in flight', async () => {
     const sender = new ThreadedSender({ allowPrivateUrls: true, userAgent: 'Herald/test' });
     const slow = post(sender, '/slow');

@@ -28,8 +28,14 @@ const THREAD_BODY = new URL(import.meta.url.endsWith('.ts') ? './send-thread.ts'
  */
 const THREAD_HEAP = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 256 };
 
+/** A thread that dies this soon after starting is replaced only after as long again: no crash loop. */
+const RESTART_PAUSE_MS = 1000;
+
 export class ThreadedSender implements AttemptSender {
-  #thread: Worker;
+  /** Null while a thread that died is waiting to be replaced. */
+  #thread: Worker | null;
+  #startedAt = 0;
+  #restart: NodeJS.Timeout | null = null;
   readonly #options: Omit<SenderOptions, 'lookup'>;
   readonly #waiting = new Map<number, (result: SendResult) => void>();
   #queued: [number, SendRequest][] = [];
@@ -37,7 +43,7 @@ export class ThreadedSender implements AttemptSender {
   #nextId = 0;
   #closing: Promise<void> | null = null;
 
-  /** @param threadBody the thread's module; default send-thread (tests give one that can fail). */
+  /** @param threadBody the thread's module; default send-thread (tests give ones that fail). */
   constructor(
     options: Omit<SenderOptions, 'lookup'>,
     private readonly threadBody: URL = THREAD_BODY,
@@ -47,6 +53,7 @@ export class ThreadedSender implements AttemptSender {
   }
 
   #start(): Worker {
+    this.#startedAt = performance.now();
     const settings = { workerData: this.#options, resourceLimits: THREAD_HEAP };
     // A thread does not inherit tsx's loader (node --import tsx): run from src/, it registers it.
     const thread = this.threadBody.pathname.endsWith('.ts')
@@ -72,9 +79,22 @@ export class ThreadedSender implements AttemptSender {
 
   #lost(thread: Worker, message: string): void {
     if (thread !== this.#thread) return;
+    this.#thread = null;
+    this.#failAll(message);
+    if (this.#closing !== null) return;
+    const pause = performance.now() - this.#startedAt < RESTART_PAUSE_MS ? RESTART_PAUSE_MS : 0;
+    this.#restart = setTimeout(() => {
+      this.#restart = null;
+      this.#thread = this.#start();
+      this.#post();
+    }, pause);
+  }
+
+  /** Answers every attempt not yet answered with a network error: posted or not, it is not coming back. */
+  #failAll(message: string): void {
     for (const resolve of this.#waiting.values()) resolve({ kind: 'error', errorKind: 'network', message, durationMs: 0 });
     this.#waiting.clear();
-    if (this.#closing === null) this.#thread = this.#start();
+    this.#queued = [];
   }
 
   send(request: SendRequest): Promise<SendResult> {
@@ -94,15 +114,22 @@ export class ThreadedSender implements AttemptSender {
 
   #post(): void {
     this.#posting = false;
+    // With no thread (one died and its replacement is not up yet) the batch waits for it.
+    if (this.#thread === null || this.#queued.length === 0) return;
     const batch = this.#queued;
     this.#queued = [];
-    if (batch.length > 0) this.#thread.postMessage(batch satisfies ToSenderThread);
+    this.#thread.postMessage(batch satisfies ToSenderThread);
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      if (this.#restart) clearTimeout(this.#restart);
       this.#post();
       const thread = this.#thread;
+      if (thread === null) {
+        this.#failAll('the sender closed while its thread was down');
+        return;
+      }
       const closed = new Promise<void>((resolve) => {
         thread.on('message', (message: FromSenderThread) => {
           if (message === 'closed') resolve();
