@@ -486,8 +486,11 @@ export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore> {
     return acceptedOutcome(events, deliveries, stored);
   }
 
-  /** acceptEvents as a transaction of statements (SQLite: one writer, so nobody waits on the usage row). */
-  private async acceptInTransaction(
+  /**
+   * acceptEvents as a transaction of statements (SQLite: one writer, so nobody waits on the usage
+   * row). SqliteStore runs its own, on the raw connection; this one is the reference it matches.
+   */
+  protected async acceptInTransaction(
     environmentId: string,
     eventRows: readonly EventsTable[],
     deliveries: readonly NewDelivery[],

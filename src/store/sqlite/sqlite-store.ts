@@ -18,6 +18,10 @@ import type { ClaimOptions, ClaimedBatch, ClaimedDelivery, ClaimedWork, SettleEf
 import { claimedFromRow, subscriptionFromRow } from '../delivery-rows.ts';
 import { eventFromRow } from '../rows.ts';
 import type { EventsTable, SubscriptionsTable } from '../schema.ts';
+import type { NewDelivery } from '../delivery-store.ts';
+import type { QUOTA_EXCEEDED } from '../postgres/postgres-accept.ts';
+import type { QuotaCheck } from '../store.ts';
+import { SqliteAccept } from './sqlite-accept.ts';
 import { SqliteClaim } from './sqlite-claim.ts';
 import { SqliteSettle } from './sqlite-settle.ts';
 import { cachingDatabase } from './statement-cache.ts';
@@ -47,6 +51,7 @@ export class SqliteStore extends KyselyDeliveryStore {
   readonly dialect = 'sqlite' as const;
   /** The queue's hot path, on the raw connection: prepared once the schema is there (see hot()). */
   private hotPath: {
+    accept: SqliteAccept;
     claim: SqliteClaim;
     settle: SqliteSettle;
     event: BetterSqlite3.Statement;
@@ -73,6 +78,7 @@ export class SqliteStore extends KyselyDeliveryStore {
 
   private hot() {
     this.hotPath ??= {
+      accept: new SqliteAccept(this.raw),
       claim: new SqliteClaim(this.raw),
       settle: new SqliteSettle(this.raw),
       event: this.raw.prepare('SELECT * FROM events WHERE environment_id = ? AND id = ?'),
@@ -119,6 +125,16 @@ export class SqliteStore extends KyselyDeliveryStore {
 
   protected async lockForBootstrap(): Promise<void> {
     // Kysely runs SQLite transactions one at a time on the single connection: nothing to lock.
+  }
+
+  protected override async acceptInTransaction(
+    environmentId: string,
+    eventRows: readonly EventsTable[],
+    deliveries: readonly NewDelivery[],
+    quota: QuotaCheck,
+  ): Promise<string[] | typeof QUOTA_EXCEEDED> {
+    const hot = this.hot();
+    return this.exclusive(() => hot.accept.accept(environmentId, eventRows, deliveries, quota));
   }
 
   // One process owns a SQLite queue: nothing to serialise with, only a transaction to keep.
