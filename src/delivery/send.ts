@@ -38,6 +38,13 @@ export interface SendRequest {
   timeoutMs: number;
 }
 
+/** What the worker needs of a sender: Sender, or ThreadedSender (threaded-sender.ts). */
+export interface AttemptSender {
+  send(request: SendRequest): Promise<SendResult>;
+  /** Waits for attempts in flight, then lets the connections go. */
+  close(): Promise<void>;
+}
+
 export interface SenderOptions {
   /** HERALD_ALLOW_PRIVATE_URLS: when true, the URL guard lets private addresses through. */
   allowPrivateUrls: boolean;
@@ -114,7 +121,7 @@ const TARGETS_KEPT = 10_000;
  * Makes delivery attempts over a shared keep-alive connection pool. One per process; `close()`
  * on shutdown.
  */
-export class Sender {
+export class Sender implements AttemptSender {
   readonly #agent: Agent;
   readonly #allowPrivate: boolean;
   readonly #userAgent: string;

@@ -9,14 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { FromSenderThread, ToSenderThread } from './send-thread.ts';
-import type { SendRequest, SendResult, SenderOptions } from './send.ts';
-
-/** What the worker needs of a sender: Sender or ThreadedSender. */
-export interface AttemptSender {
-  send(request: SendRequest): Promise<SendResult>;
-  /** Waits for attempts in flight, then lets the connections go. */
-  close(): Promise<void>;
-}
+import type { AttemptSender, SendRequest, SendResult, SenderOptions } from './send.ts';
 
 // Run from src/ (tests, tsx) the thread's body is the .ts beside this file; in the bundle that
 // bin/herald.mjs makes, it is the send-thread.mjs built beside the bundle.

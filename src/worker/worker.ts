@@ -6,7 +6,7 @@
  * until the next scheduled or retrying delivery is due.
  */
 import type { Clock } from '../clock.ts';
-import type { AttemptSender } from '../delivery/threaded-sender.ts';
+import type { AttemptSender } from '../delivery/send.ts';
 import type { Wakeup } from '../queue/wakeup.ts';
 import type { SecretBox } from '../secret-box.ts';
 import type { ClaimedDelivery, ClaimedWork } from '../store/delivery-store.ts';

@@ -1,4 +1,9 @@
-/** Embedded SQLite (better-sqlite3, WAL): the default store. One process owns the database. */
+/**
+ * Embedded SQLite (better-sqlite3, WAL): the default store. One process owns the database. The
+ * queue's hot path (publishing, claiming, settling) runs prepared statements on the raw
+ * connection (sqlite-accept.ts, sqlite-claim.ts, sqlite-settle.ts); everything else goes through
+ * the Kysely body shared with PostgreSQL.
+ */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -13,13 +18,19 @@ import {
 } from 'kysely';
 import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
-import type { Database } from '../schema.ts';
-import type { ClaimOptions, ClaimedBatch, ClaimedDelivery, ClaimedWork, SettleEffects, SettleInput } from '../delivery-store.ts';
 import { claimedFromRow, subscriptionFromRow } from '../delivery-rows.ts';
-import { eventFromRow } from '../rows.ts';
-import type { EventsTable, SubscriptionsTable } from '../schema.ts';
-import type { NewDelivery } from '../delivery-store.ts';
+import type {
+  ClaimOptions,
+  ClaimedBatch,
+  ClaimedDelivery,
+  ClaimedWork,
+  NewDelivery,
+  SettleEffects,
+  SettleInput,
+} from '../delivery-store.ts';
 import type { QUOTA_EXCEEDED } from '../postgres/postgres-accept.ts';
+import { eventFromRow } from '../rows.ts';
+import type { Database, EventsTable, SubscriptionsTable } from '../schema.ts';
 import type { QuotaCheck } from '../store.ts';
 import { SqliteAccept } from './sqlite-accept.ts';
 import { SqliteClaim } from './sqlite-claim.ts';
