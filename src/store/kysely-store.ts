@@ -1,6 +1,7 @@
 /**
  * The body of both stores: every query written once with Kysely. Dialect subclasses supply
- * migrations, locking and connection handling.
+ * migrations, locking and connection handling, and the hot paths written for each (accepting a
+ * publish batch here; claiming and settling in kysely-delivery-store.ts).
  */
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type {
@@ -18,11 +19,9 @@ import type {
 import { invalid } from '../errors.ts';
 import { BY_ID, BY_NAME, NEWEST_FIRST, pageQuery, toPage } from './keyset.ts';
 import * as rows from './rows.ts';
-import { DELIVERY_INSERT, EVENT_INSERT, insertRows } from './bulk-insert.ts';
 import { newDeliveryToRow } from './delivery-rows.ts';
-import { QUOTA_EXCEEDED, acceptOnPostgres } from './postgres/postgres-accept.ts';
 import type { DeliveryStore, NewDelivery } from './delivery-store.ts';
-import { type Database, ENVIRONMENT_TABLES, type EventsTable } from './schema.ts';
+import { type Database, type DeliveriesTable, ENVIRONMENT_TABLES, type EventsTable } from './schema.ts';
 import type {
   AcceptOutcome,
   DeleteOutcome,
@@ -36,7 +35,8 @@ import type {
 const INSERT_CHUNK = 200;
 
 /** Thrown inside the transaction to roll it back. */
-class QuotaExceeded extends Error {}
+/** What a dialect's acceptBatch answers when the quota refuses the batch (having stored nothing). */
+export const QUOTA_EXCEEDED = Symbol('quota exceeded');
 
 /** Statuses and delivery counts of a batch, given the ids that were stored. */
 function acceptedOutcome(
@@ -476,10 +476,8 @@ export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore> {
     deliveries: readonly NewDelivery[] = [],
   ): Promise<AcceptOutcome> {
     const eventRows = events.map((e) => rows.eventToRow(environmentId, e));
-    const stored =
-      this.dialect === 'postgres'
-        ? await acceptOnPostgres(this.db, environmentId, eventRows, deliveries.map((d) => newDeliveryToRow(environmentId, d)), quota)
-        : await this.acceptInTransaction(environmentId, eventRows, deliveries, quota);
+    const deliveryRows = deliveries.map((d) => newDeliveryToRow(environmentId, d));
+    const stored = await this.acceptBatch(environmentId, eventRows, deliveryRows, quota);
     if (stored === QUOTA_EXCEEDED) {
       return { kind: 'quota_exceeded', published: await this.usageIn(this.db, environmentId, quota.month) };
     }
@@ -487,47 +485,17 @@ export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore> {
   }
 
   /**
-   * acceptEvents as a transaction of statements (SQLite: one writer, so nobody waits on the usage
-   * row). SqliteStore runs its own, on the raw connection; this one is the reference it matches.
+   * Stores the batch's events and the deliveries of those that went in, and counts them against
+   * the month's quota, atomically. The ids of the events stored, or QUOTA_EXCEEDED having stored
+   * nothing. Each dialect has its own (hot path): one statement on PostgreSQL, prepared
+   * statements on SQLite's raw connection.
    */
-  protected async acceptInTransaction(
+  protected abstract acceptBatch(
     environmentId: string,
     eventRows: readonly EventsTable[],
-    deliveries: readonly NewDelivery[],
+    deliveryRows: readonly DeliveriesTable[],
     quota: QuotaCheck,
-  ): Promise<string[] | typeof QUOTA_EXCEEDED> {
-    try {
-      return await this.db.transaction().execute(async (trx) => {
-        const returned = await insertRows<EventsTable, { id: string }>(trx, this.dialect, EVENT_INSERT, eventRows);
-        const fresh = new Set(returned.map((r) => r.id));
-        const kept = deliveries.filter((d) => fresh.has(d.eventId));
-        await insertRows(trx, this.dialect, DELIVERY_INSERT, kept.map((d) => newDeliveryToRow(environmentId, d)));
-        if (fresh.size > 0 && quota.count !== false) await this.countUsage(trx, environmentId, fresh.size, quota);
-        return [...fresh];
-      });
-    } catch (error) {
-      if (error instanceof QuotaExceeded) return QUOTA_EXCEEDED;
-      throw error;
-    }
-  }
-
-  /** Adds `count` to the month's usage; throws QuotaExceeded (rolling back) when it would pass the limit. */
-  private async countUsage(trx: Transaction<Database>, environmentId: string, count: number, quota: QuotaCheck) {
-    const { month, limit } = quota;
-    if (limit !== null && count > limit) throw new QuotaExceeded();
-    const row = await trx
-      .insertInto('monthly_usage')
-      .values({ environment_id: environmentId, month, published: count })
-      .onConflict((oc) => {
-        const update = oc
-          .columns(['environment_id', 'month'])
-          .doUpdateSet({ published: sql<number>`monthly_usage.published + excluded.published` });
-        return limit === null ? update : update.where(sql<number>`monthly_usage.published + excluded.published`, '<=', limit);
-      })
-      .returning('published')
-      .executeTakeFirst();
-    if (!row) throw new QuotaExceeded();
-  }
+  ): Promise<string[] | typeof QUOTA_EXCEEDED>;
 
   private async usageIn(db: Kysely<Database>, environmentId: string, month: string): Promise<number> {
     const row = await db

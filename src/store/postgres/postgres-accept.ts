@@ -19,9 +19,9 @@
 import { CompiledQuery, type QueryResult } from 'kysely';
 import { DELIVERY_INSERT, EVENT_INSERT, type InsertShape } from '../bulk-insert.ts';
 import type { DeliveriesTable, EventsTable } from '../schema.ts';
+import { QUOTA_EXCEEDED } from '../kysely-store.ts';
 import type { QuotaCheck } from '../store.ts';
 
-export const QUOTA_EXCEEDED = Symbol('quota exceeded');
 
 /** SQLSTATE division_by_zero: only the quota check below divides. */
 const DIVISION_BY_ZERO = '22012';

@@ -3,7 +3,10 @@ import { Kysely, PostgresDialect, type Transaction, sql } from 'kysely';
 import pg from 'pg';
 import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
-import type { Database, DeliveriesTable } from '../schema.ts';
+import type { QUOTA_EXCEEDED } from '../kysely-store.ts';
+import type { Database, DeliveriesTable, EventsTable } from '../schema.ts';
+import type { QuotaCheck } from '../store.ts';
+import { acceptOnPostgres } from './postgres-accept.ts';
 import type { ClaimOptions, ClaimedDelivery, SettleEffects, SettleInput } from '../delivery-store.ts';
 import { claimedFromRow } from '../delivery-rows.ts';
 import { settleOnPostgres, settlesInOneStatement } from './postgres-settle.ts';
@@ -22,6 +25,16 @@ export class PostgresStore extends KyselyDeliveryStore {
 
   private constructor(private readonly pool: pg.Pool) {
     super(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
+  }
+
+  /** One statement, so the environment's usage row is locked only while it runs: see postgres-accept.ts. */
+  protected acceptBatch(
+    environmentId: string,
+    eventRows: readonly EventsTable[],
+    deliveryRows: readonly DeliveriesTable[],
+    quota: QuotaCheck,
+  ): Promise<string[] | typeof QUOTA_EXCEEDED> {
+    return acceptOnPostgres(this.db, environmentId, eventRows, deliveryRows, quota);
   }
 
   static open(connectionString: string, poolSize = 10): PostgresStore {

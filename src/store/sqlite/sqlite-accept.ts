@@ -6,10 +6,8 @@
  * skipped, not an error; a batch that does not fit the quota stores nothing.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { newDeliveryToRow } from '../delivery-rows.ts';
-import type { NewDelivery } from '../delivery-store.ts';
-import { QUOTA_EXCEEDED } from '../postgres/postgres-accept.ts';
-import type { EventsTable } from '../schema.ts';
+import { QUOTA_EXCEEDED } from '../kysely-store.ts';
+import type { DeliveriesTable, EventsTable } from '../schema.ts';
 import type { QuotaCheck } from '../store.ts';
 
 class QuotaExceeded extends Error {}
@@ -42,7 +40,7 @@ export class SqliteAccept {
   accept(
     environmentId: string,
     eventRows: readonly EventsTable[],
-    deliveries: readonly NewDelivery[],
+    deliveryRows: readonly DeliveriesTable[],
     quota: QuotaCheck,
   ): string[] | typeof QUOTA_EXCEEDED {
     try {
@@ -52,8 +50,8 @@ export class SqliteAccept {
           for (const row of eventRows) {
             if (this.insertEvent.run(row).changes > 0) fresh.add(row.id);
           }
-          for (const delivery of deliveries) {
-            if (fresh.has(delivery.eventId)) this.insertDelivery.run(newDeliveryToRow(environmentId, delivery));
+          for (const row of deliveryRows) {
+            if (fresh.has(row.event_id)) this.insertDelivery.run(row);
           }
           if (fresh.size > 0 && quota.count !== false) {
             const { month, limit } = quota;

@@ -24,13 +24,12 @@ import type {
   ClaimedBatch,
   ClaimedDelivery,
   ClaimedWork,
-  NewDelivery,
   SettleEffects,
   SettleInput,
 } from '../delivery-store.ts';
-import type { QUOTA_EXCEEDED } from '../postgres/postgres-accept.ts';
+import type { QUOTA_EXCEEDED } from '../kysely-store.ts';
 import { eventFromRow } from '../rows.ts';
-import type { Database, EventsTable, SubscriptionsTable } from '../schema.ts';
+import type { Database, DeliveriesTable, EventsTable, SubscriptionsTable } from '../schema.ts';
 import type { QuotaCheck } from '../store.ts';
 import { SqliteAccept } from './sqlite-accept.ts';
 import { SqliteClaim } from './sqlite-claim.ts';
@@ -138,14 +137,14 @@ export class SqliteStore extends KyselyDeliveryStore {
     // Kysely runs SQLite transactions one at a time on the single connection: nothing to lock.
   }
 
-  protected override async acceptInTransaction(
+  protected async acceptBatch(
     environmentId: string,
     eventRows: readonly EventsTable[],
-    deliveries: readonly NewDelivery[],
+    deliveryRows: readonly DeliveriesTable[],
     quota: QuotaCheck,
   ): Promise<string[] | typeof QUOTA_EXCEEDED> {
     const hot = this.hot();
-    return this.exclusive(() => hot.accept.accept(environmentId, eventRows, deliveries, quota));
+    return this.exclusive(() => hot.accept.accept(environmentId, eventRows, deliveryRows, quota));
   }
 
   // One process owns a SQLite queue: nothing to serialise with, only a transaction to keep.
