@@ -1,7 +1,7 @@
 /**
- * The PostgreSQL claim travels as one simple-protocol query (BEGIN; lock; claim; COMMIT): a claim
- * that fails must leave no transaction open on the pooled connection it used, and values must
- * reach the statement as literals without changing it.
+ * The PostgreSQL claim is one call of herald_claim on a pooled connection: a claim that fails
+ * must leave no transaction (or claim lock) behind on the connection it used, and values that
+ * are not whole numbers are refused before anything is sent.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

@@ -1,6 +1,6 @@
 /**
- * The fair claim on PostgreSQL, in one statement (callers hold the claim lock, see
- * PostgresStore.claimDueDeliveries).
+ * The fair claim on PostgreSQL: one call of the `herald_claim` function
+ * (migrations/postgres/0004_claim_function.sql), autocommitted.
  *
  * 1. `heads`: every subscription with a waiting delivery, found by skipping through
  *    deliveries_due_by_subscription (a recursive loose index scan): cost grows with the number of
@@ -9,74 +9,33 @@
  * 2. Of those with something due and room under the cap, the `limit` with the fewest in flight
  *    (among equals, the one waiting longest): only they can place a rank-1 delivery in the batch.
  *    For each, LATERAL: its first due deliveries up to the in-flight cap minus what it already has
- *    in flight, numbered after those, and no further than the highest rank the batch can need (rank 1 of
- *    every subscription comes before rank 2 of any, so more would only be read to be left).
+ *    in flight, numbered after those, and no further than the highest rank the batch can need
+ *    (rank 1 of every subscription comes before rank 2 of any, so more would only be read to be left).
  * 3. Rank 1 of every subscription before rank 2 of any; the soonest due first within a rank.
  * Chosen rows are updated by ctid: without statistics (this machine runs with autovacuum off)
  * the planner otherwise looked the keys up through the partial index, scanning it per row.
  * A row changed meanwhile is followed to its new version and its status checked again.
+ *
+ * Why a function: claims are serialised across workers by an advisory lock, so the lock must be
+ * held for the server's work only. Driven from Node as four statements it was also held while a
+ * busy worker's event loop came round to send the next one, and every worker's claims queued
+ * behind that. Sent as one simple-protocol text (BEGIN; lock; claim; COMMIT) it was parsed and
+ * planned on every call: 0.5 of 1.4 ms of server time at 50,000 queued. The function takes the
+ * lock itself and keeps its plan: one round trip, 2.4 against 3.1-3.4 ms for a claim of 48 and
+ * their settle (measured back to back on an idle server).
  */
-import { type Kysely, sql } from 'kysely';
+import type pg from 'pg';
 import type { ClaimOptions } from '../delivery-store.ts';
-import type { Database } from '../schema.ts';
+import type { DeliveriesTable } from '../schema.ts';
 
-/**
- * The claim statement with its values written in as literals (numbers checked to be whole, the
- * worker id quoted by Kysely), so that it can travel in one simple-protocol query with the
- * statements around it: see PostgresStore.claimDueDeliveries.
- */
-export function claimStatementOnPostgres(db: Kysely<Database>, options: ClaimOptions): string {
+const CLAIM_SQL = 'SELECT * FROM herald_claim($1, $2, $3, $4, $5)';
+
+export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Promise<DeliveriesTable[]> {
   const { workerId, now, limit, perSubscriptionCap: cap, leaseMs } = options;
   for (const [name, value] of Object.entries({ now, limit, cap, leaseMs })) {
     if (!Number.isSafeInteger(value)) throw new Error(`claim: ${name} must be a whole number, got ${value}`);
   }
-  return sql`
-    WITH RECURSIVE heads AS (
-      (SELECT environment_id, subscription_id, next_attempt_at FROM deliveries
-       WHERE status IN ('pending', 'scheduled')
-       ORDER BY environment_id, subscription_id, next_attempt_at, id LIMIT 1)
-      UNION ALL
-      SELECT nxt.environment_id, nxt.subscription_id, nxt.next_attempt_at FROM heads h CROSS JOIN LATERAL (
-        SELECT d.environment_id, d.subscription_id, d.next_attempt_at FROM deliveries d
-        WHERE d.status IN ('pending', 'scheduled')
-          AND (d.environment_id, d.subscription_id) > (h.environment_id, h.subscription_id)
-        ORDER BY d.environment_id, d.subscription_id, d.next_attempt_at, d.id LIMIT 1) nxt
-    ),
-    inflight AS (
-      SELECT environment_id, subscription_id, count(*) AS n FROM deliveries
-      WHERE status = 'delivering' GROUP BY environment_id, subscription_id
-    ),
-    subs AS (
-      SELECT h.environment_id, h.subscription_id, coalesce(f.n, 0) AS n
-      FROM heads h LEFT JOIN inflight f ON f.environment_id = h.environment_id AND f.subscription_id = h.subscription_id
-      WHERE coalesce(f.n, 0) < ${sql.lit(cap)} AND h.next_attempt_at <= ${sql.lit(now)}
-      ORDER BY coalesce(f.n, 0), h.next_attempt_at
-      LIMIT ${sql.lit(limit)}
-    ),
-    cut AS (
-      -- The highest rank the batch can need (see rankCut in sqlite-claim.ts).
-      SELECT coalesce(min(r), ${sql.lit(cap)}) AS r FROM (
-        SELECT r, sum(greatest(0, r - s.n)) AS total
-        FROM generate_series(1, ${sql.lit(cap)}) AS g(r) CROSS JOIN subs s GROUP BY r
-      ) totals WHERE total >= ${sql.lit(limit)}
-    ),
-    candidates AS (
-      SELECT c.ctid, c.next_attempt_at, s.n + c.rn AS rank
-      FROM subs s CROSS JOIN LATERAL (
-        SELECT d.ctid, d.next_attempt_at,
-          row_number() OVER (ORDER BY d.next_attempt_at, d.id) AS rn
-        FROM deliveries d
-        WHERE d.environment_id = s.environment_id AND d.subscription_id = s.subscription_id
-          AND d.status IN ('pending', 'scheduled') AND d.next_attempt_at <= ${sql.lit(now)}
-        ORDER BY d.next_attempt_at, d.id
-        LIMIT greatest(0, (SELECT r FROM cut) - s.n)) c
-    ),
-    chosen AS (
-      SELECT ctid FROM candidates ORDER BY rank, next_attempt_at LIMIT ${sql.lit(limit)}
-    )
-    UPDATE deliveries d
-    SET status = 'delivering', locked_by = ${sql.lit(workerId)}, lock_expires_at = ${sql.lit(now + leaseMs)}, updated_at = ${sql.lit(now)}
-    FROM chosen c
-    WHERE d.ctid = c.ctid AND d.status IN ('pending', 'scheduled')
-    RETURNING d.*`.compile(db).sql;
+  // Named: each pooled connection parses it once.
+  const result = await pool.query<DeliveriesTable>({ name: 'herald_claim', text: CLAIM_SQL, values: [workerId, now, limit, cap, leaseMs] });
+  return result.rows;
 }

@@ -10,7 +10,7 @@ import { acceptOnPostgres } from './postgres-accept.ts';
 import type { ClaimOptions, ClaimedDelivery, SettleEffects, SettleInput } from '../delivery-store.ts';
 import { claimedFromRow } from '../delivery-rows.ts';
 import { settleOnPostgres, settlesInOneStatement } from './postgres-settle.ts';
-import { claimStatementOnPostgres } from './postgres-claim.ts';
+import { claimOnPostgres } from './postgres-claim.ts';
 
 // BIGINT columns hold milliseconds and counters, all well inside 2^53: read them as numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
@@ -18,7 +18,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 /** Advisory lock keys: arbitrary constants, one per kind of critical section. */
 const MIGRATION_LOCK = 7_201_001;
 const BOOTSTRAP_LOCK = 7_201_002;
-const CLAIM_LOCK = 7_201_003;
+// 7_201_003: the claim lock, taken in herald_claim (migrations/postgres/0004_claim_function.sql).
 
 export class PostgresStore extends KyselyDeliveryStore {
   readonly dialect = 'postgres' as const;
@@ -85,42 +85,9 @@ export class PostgresStore extends KyselyDeliveryStore {
     return super.settleDeliveries(inputs);
   }
 
-  /**
-   * Claims are serialised across workers (an advisory lock), so per-subscription caps hold
-   * globally. The lock, the claim and the commit travel as one simple-protocol query: one round
-   * trip, so the lock is held for the server's work only. Driven from Node as four statements it
-   * was also held while a busy worker's event loop came round to send the next one, and the
-   * claims of all workers queued behind that (pg_stat_activity under the benchmark: the claim's
-   * connection "idle in transaction", waiting for its client, as often as it was running).
-   *
-   * Sorting and JIT are off for the claim. Without fresh statistics (a queue table empties and
-   * refills; this machine's server runs with autovacuum off) the planner guessed one row per
-   * subscription and read a subscription's whole history through deliveries_by_subscription, then
-   * sorted it: 25 ms a claim at 50,000 queued. With sorts priced out it walks
-   * deliveries_due_by_subscription, the only index in the claim's order. The priced-out sorts
-   * inflate the plan's cost past jit_above_cost, and compiling the plan took 230 ms: no JIT.
-   */
+  /** Claims are serialised across workers, so per-subscription caps hold globally: see postgres-claim.ts. */
   async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
-    const text = [
-      'BEGIN',
-      `SELECT pg_advisory_xact_lock(${CLAIM_LOCK}), set_config('enable_sort', 'off', true), set_config('jit', 'off', true)`,
-      claimStatementOnPostgres(this.db, options),
-      'COMMIT',
-    ].join(';\n');
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      const results = (await client.query(text)) as unknown as pg.QueryResult<DeliveriesTable>[];
-      return (results[2]?.rows ?? []).map(claimedFromRow);
-    } catch (error) {
-      // A statement failed: the rest of the text was skipped and the transaction is left open.
-      await client.query('ROLLBACK').catch((rollback: Error) => {
-        broken = rollback;
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+    return (await claimOnPostgres(this.pool, options)).map(claimedFromRow);
   }
 
   async close(): Promise<void> {
