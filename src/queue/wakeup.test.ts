@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LocalWakeup } from './wakeup.ts';
+import { createTestDatabase } from '../testing/test-store.ts';
+import { LocalWakeup, PostgresWakeup } from './wakeup.ts';
 
 const within = async (promise: Promise<void>, ms: number): Promise<boolean> =>
   Promise.race([promise.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
@@ -31,4 +32,24 @@ test('a waiter withdrawn by its abort signal does not swallow the next notify', 
 test('without a notify the wait ends after its time', async () => {
   const wakeup = new LocalWakeup();
   assert.equal(await within(wakeup.wait(30), 1000), true);
+});
+
+test("PostgreSQL: a NOTIFY reaches another process's workers, and our own does not wake ours a second time", async () => {
+  const database = await createTestDatabase('postgres');
+  const ours = await PostgresWakeup.open(database.url, true);
+  const theirs = await PostgresWakeup.open(database.url, true);
+  try {
+    const ourWait = ours.wait(5000);
+    const theirWait = theirs.wait(5000);
+    ours.notify();
+    assert.equal(await within(ourWait, 2000), true, 'ours woke on the notify');
+    assert.equal(await within(theirWait, 2000), true, 'theirs woke on the NOTIFY');
+    // Give our NOTIFY time to come back to our own LISTEN: it must not be kept as a fresh wake-up.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(await within(ours.wait(1000), 500), false, 'the echo of our own NOTIFY did not wake us again');
+  } finally {
+    await ours.close();
+    await theirs.close();
+    await database.drop();
+  }
 });

@@ -54,6 +54,9 @@ export class LocalWakeup implements Wakeup {
 
 const CHANNEL = 'herald_deliveries';
 
+/** The server process id pg learnt when the client connected (missing from pg's types). */
+const serverProcessOf = (client: object): number | null => (client as { processID?: number | null }).processID ?? null;
+
 /** LISTEN/NOTIFY on PostgreSQL, plus local wake-ups for workers in the same process. */
 export class PostgresWakeup implements Wakeup {
   private readonly local = new LocalWakeup();
@@ -61,10 +64,24 @@ export class PostgresWakeup implements Wakeup {
   private readonly notifier: pg.Pool;
   /** Coalesces bursts of notify() into one NOTIFY per tick. */
   private scheduled = false;
+  /**
+   * Server processes of our own notifier connections. Their NOTIFYs come back to our LISTEN, and
+   * notify() has already woken this process's workers: waking them again cost a second, empty
+   * claim per publish (at 500 single events a second, 1,000 claims a second instead of 500).
+   */
+  private readonly ownSenders = new Set<number>();
 
   private constructor(private readonly connectionString: string) {
     this.notifier = new pg.Pool({ connectionString, max: 1 });
     this.notifier.on('error', () => {});
+    this.notifier.on('connect', (client) => {
+      const pid = serverProcessOf(client);
+      if (pid !== null) this.ownSenders.add(pid);
+    });
+    this.notifier.on('remove', (client) => {
+      const pid = serverProcessOf(client);
+      if (pid !== null) this.ownSenders.delete(pid);
+    });
   }
 
   static async open(connectionString: string, listen: boolean): Promise<PostgresWakeup> {
@@ -75,7 +92,9 @@ export class PostgresWakeup implements Wakeup {
 
   private async listen(): Promise<void> {
     const client = new pg.Client({ connectionString: this.connectionString });
-    client.on('notification', () => this.local.notify());
+    client.on('notification', (message) => {
+      if (!this.ownSenders.has(message.processId)) this.local.notify();
+    });
     // A dropped LISTEN connection only costs latency (workers still poll); reconnect quietly.
     client.on('error', () => {
       this.listener = null;
