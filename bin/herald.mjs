@@ -8,11 +8,11 @@
 
 // The `herald` command. Herald is written in TypeScript and has no build step to run by hand:
 // on every start this bundles src/ with esbuild (its own code only; packages stay imports) into a
-// folder of this process's own under node_modules/.cache: the command, and beside it the body of
-// the sender thread (src/delivery/send-thread.ts). It loads the command and removes the folder
-// when the process exits (a later start removes those of processes that died). Running the
-// sources through tsx instead kept its loader thread and transform caches alive beside the
-// server: 173 MB resident at rest against 135 MB now.
+// folder of this process's own under node_modules/.cache: the command, and beside it the bodies of
+// the sender and schema threads (src/delivery/send-thread.ts, src/core/schemas/schema-thread.ts).
+// It loads the command and removes the folder when the process exits (a later start removes those
+// of processes that died). Running the sources through tsx instead kept its loader thread and
+// transform caches alive beside the server: 173 MB resident at rest against 135 MB now.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -37,6 +37,7 @@ await build({
   entryPoints: [
     { in: `${root}src/cli/cli.ts`, out: 'cli' },
     { in: `${root}src/delivery/send-thread.ts`, out: 'send-thread' },
+    { in: `${root}src/core/schemas/schema-thread.ts`, out: 'schema-thread' },
   ],
   outdir,
   outExtension: { '.js': '.mjs' },

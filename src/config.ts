@@ -38,6 +38,10 @@ export interface Config {
   readonly maxInflightPerSubscription: number;
   /** HERALD_LEASE_MS, default 30000: how long a worker's claim on a delivery lasts (renewed while in flight). */
   readonly leaseMs: number;
+  /** HERALD_SCHEMA_TIMEOUT_MS, default 1000: longest a schema check or one publish's schema validation may run. */
+  readonly schemaTimeoutMs: number;
+  /** HERALD_SCHEMA_THREADS, default 2: threads that compile and apply event types' JSON Schemas. */
+  readonly schemaThreads: number;
   /** HERALD_LOG_LEVEL, default `info`. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -131,6 +135,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxEventsPerPublish: integer(env, 'HERALD_MAX_EVENTS_PER_PUBLISH', 500, 1, 10_000),
     maxInflightPerSubscription: integer(env, 'HERALD_MAX_INFLIGHT_PER_SUBSCRIPTION', 16, 1, 1000),
     leaseMs: integer(env, 'HERALD_LEASE_MS', 30_000, 1000, 3_600_000),
+    schemaTimeoutMs: integer(env, 'HERALD_SCHEMA_TIMEOUT_MS', 1000, 10, 60_000),
+    schemaThreads: integer(env, 'HERALD_SCHEMA_THREADS', 2, 1, 64),
     logLevel: logLevel as Config['logLevel'],
   };
   return Object.freeze(config);

@@ -2,6 +2,7 @@
 import { systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { CoreDeps } from './core/deps.ts';
+import { SchemaThreads } from './core/schemas/schema-threads.ts';
 import { Sender } from './delivery/send.ts';
 import { LocalWakeup, type Wakeup } from './queue/wakeup.ts';
 import { makeSecretBox } from './secret-box.ts';
@@ -21,6 +22,7 @@ export function coreDepsFor(
     clock: systemClock,
     limits: { maxEventDataBytes: config.maxEventDataBytes, maxEventsPerPublish: config.maxEventsPerPublish },
     defaultMonthlyEventQuota: config.monthlyEventQuota,
+    schemas: new SchemaThreads({ timeoutMs: config.schemaTimeoutMs, threads: config.schemaThreads }),
     delivery: {
       allowPrivateUrls: config.allowPrivateUrls,
       secrets: makeSecretBox(config.encryptionKey),

@@ -14,6 +14,7 @@ export const ERROR_CATALOGUE = {
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'The request body must be application/json' },
   quota_exceeded: { status: 429, title: 'The monthly event quota is exhausted' },
+  too_many_requests: { status: 429, title: 'Too many requests of this environment are waiting' },
   internal: { status: 500, title: 'Internal server error' },
   unavailable: { status: 503, title: 'Service unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;

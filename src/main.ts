@@ -71,6 +71,7 @@ export async function serve(config: Config, role: Role = 'all'): Promise<Running
     stop: async () => {
       for (const stop of stops) await stop();
       await deps.delivery.sender.close();
+      await deps.schemas.close();
       await wakeup.close();
       await store.close();
     },

@@ -4,6 +4,7 @@ import type { Lookup } from '../delivery/url-guard.ts';
 import type { Wakeup } from '../queue/wakeup.ts';
 import type { SecretBox } from '../secret-box.ts';
 import type { Store } from '../store/store.ts';
+import type { SchemaThreads } from './schemas/schema-threads.ts';
 
 /** What every use-case needs; built once in main.ts (or a test) and passed down. */
 export interface CoreDeps {
@@ -17,6 +18,8 @@ export interface CoreDeps {
   /** HERALD_MONTHLY_EVENT_QUOTA: the quota of environments created without one; null = unlimited. */
   defaultMonthlyEventQuota: number | null;
   delivery: DeliveryDeps;
+  /** Checks and applies event types' JSON Schemas off the main thread, under a time limit. */
+  schemas: SchemaThreads;
 }
 
 export interface DeliveryDeps {

@@ -4,7 +4,6 @@ import { inferSchema } from '../domain/schema-inference.ts';
 import type { EventType, JsonObject, JsonValue, Page, PageRequest } from '../domain/types.ts';
 import { type FieldProblem, conflict, invalid, notFound } from '../errors.ts';
 import type { CoreDeps } from './deps.ts';
-import { checkSchema, validateOnce } from './json-schemas.ts';
 
 export interface EventTypeInput {
   name: string;
@@ -28,10 +27,6 @@ export interface EventTypePatch {
 /** The API shows a missing example as null, so null is taken as "no example" (never validated). */
 const exampleOf = (value: JsonValue | undefined): JsonValue | undefined => (value === null ? undefined : value);
 
-/** The cache key of a type's compiled schema: changes with every schema version. */
-export const schemaCacheKey = (environmentId: string, t: EventType): string =>
-  `${environmentId}\u0000${t.name}\u0000${t.schemaVersion}`;
-
 async function checkContent(
   deps: CoreDeps,
   environmentId: string,
@@ -45,11 +40,7 @@ async function checkContent(
     }
   }
   if (candidate.schema !== null) {
-    const schemaProblems = checkSchema(candidate.schema, '/schema');
-    problems.push(...schemaProblems);
-    if (schemaProblems.length === 0 && candidate.example !== undefined) {
-      problems.push(...validateOnce(candidate.schema, candidate.example, '/example'));
-    }
+    problems.push(...(await deps.schemas.check(environmentId, candidate.schema, candidate.example)));
   }
   if (problems.length > 0) throw invalid('the event type is not valid', problems);
 }

@@ -4,14 +4,13 @@
  */
 import { deliveryStartsAt, isRfc3339Instant } from '../domain/event.ts';
 import { monthOf, startOfNextMonth } from '../domain/month.ts';
-import type { EventType, JsonValue, StoredEvent } from '../domain/types.ts';
+import type { EventType, JsonObject, JsonValue, StoredEvent } from '../domain/types.ts';
 import { type FieldProblem, HeraldError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { isReservedName } from '../domain/names.ts';
 import type { CoreDeps } from './deps.ts';
 import { getEnvironment } from './environments.ts';
-import { schemaCacheKey } from './event-types.ts';
-import { validateAgainst } from './json-schemas.ts';
+import type { SchemaBatch } from './schemas/schema-threads.ts';
 import { planDeliveries } from './fanout.ts';
 import { getTopic } from './topics.ts';
 
@@ -37,10 +36,14 @@ export interface PublishResult {
 /** Where a publish call sends its events: one named topic, or every topic holding each type. */
 export type PublishTarget = { topic: string } | { allTopics: true };
 
+/**
+ * Checks one event's fields; its data, when its type has a schema, goes into that type's batch
+ * (from `toValidate`) for the schema threads.
+ */
 function checkEvent(
   deps: CoreDeps,
   now: number,
-  environmentId: string,
+  toValidate: (eventType: EventType) => SchemaBatch,
   input: EventInput,
   path: string,
   eventType: EventType | undefined,
@@ -58,8 +61,7 @@ function checkEvent(
   if (dataJson.length * 3 > maxBytes && Buffer.byteLength(dataJson) > maxBytes) {
     problems.push({ path: `${path}/data`, message: `is larger than ${maxBytes} bytes` });
   } else if (eventType?.schema && eventType.archivedAt === null) {
-    const key = schemaCacheKey(environmentId, eventType);
-    problems.push(...validateAgainst(key, eventType.schema, input.data ?? null, `${path}/data`));
+    toValidate(eventType).items.push([dataJson, `${path}/data`]);
   }
   // Date.parse is NaN for a leap second; offsets can push an instant outside years 0000-9999.
   if (input.time !== undefined && !isRfc3339Instant(Date.parse(input.time))) {
@@ -110,16 +112,30 @@ export async function publish(
   ]);
 
   const now = deps.clock.now();
+  const batches = new Map<string, SchemaBatch>();
+  const toValidate = (t: EventType): SchemaBatch => {
+    let batch = batches.get(t.name);
+    if (!batch) {
+      batch = { typeName: t.name, schemaVersion: t.schemaVersion, schema: t.schema as JsonObject, items: [] };
+      batches.set(t.name, batch);
+    }
+    return batch;
+  };
   const dataJsons = inputs.map((input, index) => {
     if (!wellFormed(index)) return '';
     const routable = topic ? topic.eventTypes.includes(input.type) : (routes?.get(input.type)?.length ?? 0) > 0;
     const routeProblem = () =>
       topic ? `event type ${input.type} is not in topic ${topic.name}` : `event type ${input.type} is in no topic`;
     const type = known.get(input.type);
-    const checked = checkEvent(deps, now, environmentId, input, `/events/${index}`, type, routable, routeProblem);
+    const checked = checkEvent(deps, now, toValidate, input, `/events/${index}`, type, routable, routeProblem);
     problemsAt[index]?.push(...checked.problems);
     return checked.dataJson;
   });
+  if (batches.size > 0) {
+    for (const problem of await deps.schemas.validate(environmentId, [...batches.values()])) {
+      problemsAt[eventIndexOf(problem)]?.push(problem);
+    }
+  }
   const problems = problemsAt.flat();
   if (problems.length > 0) throw invalid(`${problems.length} problem(s) in the batch; nothing was stored`, problems);
 

@@ -7,7 +7,8 @@
  *
  * A custom DNS lookup (tests) is a function and cannot cross to a thread: use Sender for that.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../threads.ts';
 import type { FromSenderThread, ToSenderThread } from './send-thread.ts';
 import type { AttemptSender, SendRequest, SendResult, SenderOptions } from './send.ts';
 
@@ -47,14 +48,7 @@ export class ThreadedSender implements AttemptSender {
 
   #start(): Worker {
     this.#startedAt = performance.now();
-    const settings = { workerData: this.#options, resourceLimits: THREAD_HEAP };
-    // A thread does not inherit tsx's loader (node --import tsx): run from src/, it registers it.
-    const thread = this.threadBody.pathname.endsWith('.ts')
-      ? new Worker(
-          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(this.threadBody.href)}); })`,
-          { ...settings, eval: true },
-        )
-      : new Worker(this.threadBody, settings);
+    const thread = startThread(this.threadBody, { workerData: this.#options, resourceLimits: THREAD_HEAP });
     thread.on('message', (message: FromSenderThread) => {
       if (message === 'closed') return;
       for (const [id, result] of message) {

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { ManualClock } from '../clock.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { createEnvironment } from '../core/environments.ts';
+import { SchemaThreads } from '../core/schemas/schema-threads.ts';
 import { Sender } from '../delivery/send.ts';
 import type { Lookup } from '../delivery/url-guard.ts';
 import { buildApp } from '../http/app.ts';
@@ -64,6 +65,8 @@ export interface ApiOptions {
   maxEventDataBytes?: number;
   maxEventsPerPublish?: number;
   maxBodyBytes?: number;
+  /** HERALD_SCHEMA_TIMEOUT_MS; default 5000 here, so a loaded test machine never trips it by accident. */
+  schemaTimeoutMs?: number;
   defaultMonthlyEventQuota?: number | null;
   /** Default true here: test receivers listen on 127.0.0.1. */
   allowPrivateUrls?: boolean;
@@ -93,6 +96,7 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
       maxEventsPerPublish: options.maxEventsPerPublish ?? 500,
     },
     defaultMonthlyEventQuota: options.defaultMonthlyEventQuota ?? null,
+    schemas: new SchemaThreads({ timeoutMs: options.schemaTimeoutMs ?? 5000, threads: 2 }),
     delivery: {
       allowPrivateUrls: options.allowPrivateUrls ?? true,
       ...(options.lookup ? { lookup: options.lookup } : {}),
@@ -194,6 +198,7 @@ export function describeApi(title: string, suite: (get: () => TestApi) => void, 
         await api?.app.close();
         await api?.deps.delivery.sender.close();
         await api?.deps.delivery.wakeup.close();
+        await api?.deps.schemas.close();
         await testStore?.cleanup();
       });
       suite(() => {
