@@ -25,9 +25,8 @@ import type {
 } from '../domain/types.ts';
 import { type FieldProblem, HeraldError, conflict, invalid, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { appsVisibleTo } from './apps.ts';
 import type { CoreDeps } from './deps.ts';
-import { type Viewer, getTopic } from './topics.ts';
+import { type Viewer, getTopic, visibleTopicNames } from './topics.ts';
 
 /** How long a rotated-out signing secret keeps signing (SPEC §4: 24 h). */
 export const PREVIOUS_SECRET_TTL_MS = 24 * 60 * 60 * 1000;
@@ -175,19 +174,6 @@ export async function getSubscription(
   viewer: Viewer,
 ): Promise<Subscription> {
   return openSecrets(deps, (await loadVisible(deps, environmentId, id, viewer)).stored);
-}
-
-/** Names of every topic a subscriber key may see. */
-async function visibleTopicNames(deps: CoreDeps, environmentId: string, viewer: Viewer): Promise<string[]> {
-  const appIds = await appsVisibleTo(deps, environmentId, viewer);
-  const names: string[] = [];
-  let page: PageRequest = { limit: 250, after: null };
-  for (;;) {
-    const topics = await deps.store.listTopics(environmentId, page, { appIds });
-    names.push(...topics.data.map((t) => t.name));
-    if (!topics.nextAfter) return names;
-    page = { limit: 250, after: topics.nextAfter };
-  }
 }
 
 /**
