@@ -7,7 +7,8 @@
  *
  * Who may do what is decided twice: the route's roles (admin and subscriber write, publishers only
  * read), then here the topic's visibility: a subscriber key acting on a subscription whose topic
- * it may not see gets the same 404 as for one that does not exist.
+ * it may not see gets the same 404 as for one that does not exist. `scope` records the view of the
+ * key that created the subscription or last changed its URL; operational events follow it.
  */
 import { openSubscriptionSecrets, sealSubscriptionSecrets } from './subscription-secrets.ts';
 import { classify } from '../delivery/classify.ts';
@@ -23,6 +24,7 @@ import type {
   SubscriptionFormat,
   Topic,
 } from '../domain/types.ts';
+import { viewOf } from '../domain/visibility.ts';
 import { type FieldProblem, HeraldError, conflict, invalid, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { CoreDeps } from './deps.ts';
@@ -296,6 +298,7 @@ export async function createSubscription(
     previousSecretExpiresAt: null,
     version: 1,
     lastEmailAt: null,
+    scope: viewOf(viewer),
     createdAt: now,
     updatedAt: now,
   };
@@ -373,6 +376,8 @@ export async function updateSubscription(
     viewer,
     async (current, topic) => {
       const next = withFields(current, fields);
+      // Whoever chooses where it goes answers for what may go there (operational events).
+      if (next.url !== current.url) next.scope = viewOf(viewer);
       const problems: FieldProblem[] = [];
       if (fields.events !== undefined) checkEvents(topic, next.events, problems);
       checkHeaders(next, problems);
