@@ -1,5 +1,6 @@
 /** Apps: publisher applications whose topics only subscriber keys holding one of their permissions may see. */
-import type { ApiKey, App, Page, PageRequest } from '../domain/types.ts';
+import type { App, Page, PageRequest } from '../domain/types.ts';
+import { type Viewer, mayAccessApp } from '../domain/visibility.ts';
 import { conflict, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { CoreDeps } from './deps.ts';
@@ -53,18 +54,8 @@ export async function deleteApp(deps: CoreDeps, environmentId: string, id: strin
   if (outcome === 'in_use') throw conflict(`app ${id} owns topics; delete them or move them to another app first`);
 }
 
-/** Whether a key may see topics the app owns: admins and publishers always; subscribers with one of its permissions. */
-export function mayAccessApp(key: Pick<ApiKey, 'role' | 'permissions'>, app: App): boolean {
-  if (key.role !== 'subscriber') return true;
-  return app.permissions.some((p) => key.permissions.includes(p));
-}
-
-/** Ids of the apps whose topics a subscriber key may see. */
-export async function appsVisibleTo(
-  deps: CoreDeps,
-  environmentId: string,
-  key: Pick<ApiKey, 'role' | 'permissions'>,
-): Promise<string[]> {
+/** Ids of the apps whose topics the viewer may see (domain/visibility.ts decides). */
+export async function appsVisibleTo(deps: CoreDeps, environmentId: string, key: Viewer): Promise<string[]> {
   const visible: string[] = [];
   let page: PageRequest = { limit: 250, after: null };
   for (;;) {

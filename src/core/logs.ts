@@ -4,12 +4,14 @@
  * reaches only deliveries of subscriptions on topics it may see (anything else is a 404).
  */
 import { wantsType } from '../domain/matching.ts';
+import { OPERATIONAL_TOPIC } from '../domain/names.ts';
 import type { Attempt, Delivery, DeliveryStatus, Page, PageRequest, StoredEvent } from '../domain/types.ts';
 import { HeraldError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { NewDelivery } from '../store/delivery-store.ts';
 import type { CoreDeps } from './deps.ts';
 import { getEvent } from './events.ts';
+import { operationalAudience } from './operational.ts';
 import { getSubscription } from './subscriptions.ts';
 import type { Viewer } from './topics.ts';
 
@@ -116,7 +118,7 @@ export interface ReplayRequest {
 /**
  * Queues the subscription's events accepted in [since, until) again, as new deliveries with the
  * events' own ids as webhook-id (receivers de-duplicate). `onlyFailed`: only events whose delivery
- * to this subscription failed.
+ * to this subscription failed. On `herald.operational`, only events its scope may receive.
  */
 export async function replay(
   deps: CoreDeps,
@@ -140,18 +142,23 @@ export async function replay(
     { since: request.since, until, onlyFailed: request.onlyFailed ?? false },
     REPLAY_LIMIT,
   );
-  const deliveries: NewDelivery[] = events
-    .filter((e) => e.cancelledAt === null && wantsType(subscription.events, e.type))
-    .map((e) => ({
-      id: newId('dlv', now),
-      eventId: e.id,
-      subscriptionId,
-      topic: subscription.topic,
-      // An event not due yet keeps its schedule (and stays cancellable with the event).
-      status: e.deliverAt > now ? 'scheduled' : 'pending',
-      nextAttemptAt: Math.max(now, e.deliverAt),
-      createdAt: now,
-    }));
+  const mayReceive = operationalAudience(deps.store, environmentId);
+  const wanted: StoredEvent[] = [];
+  for (const e of events) {
+    if (e.cancelledAt !== null || !wantsType(subscription.events, e.type)) continue;
+    if (subscription.topic === OPERATIONAL_TOPIC && !(await mayReceive(subscription.scope, e))) continue;
+    wanted.push(e);
+  }
+  const deliveries: NewDelivery[] = wanted.map((e) => ({
+    id: newId('dlv', now),
+    eventId: e.id,
+    subscriptionId,
+    topic: subscription.topic,
+    // An event not due yet keeps its schedule (and stays cancellable with the event).
+    status: e.deliverAt > now ? 'scheduled' : 'pending',
+    nextAttemptAt: Math.max(now, e.deliverAt),
+    createdAt: now,
+  }));
   await deps.store.insertDeliveries(environmentId, deliveries);
   if (deliveries.length > 0) deps.delivery.wakeup.notify();
   return { queued: deliveries.length };

@@ -4,11 +4,20 @@
  * subscription is disabled (failures or 410) and when one recovers. Subscribing works like any
  * topic. Operational events do not count against the quota, and failures of deliveries *of*
  * operational events raise no further operational events (no feedback loop).
+ *
+ * Tenant isolation: every operational event is about one topic (its data's `topic`) and names
+ * that topic's subscriptions and events. A subscription on `herald.operational` receives it only
+ * when its `scope` (the view of the key that created it or last changed its URL) may see that
+ * topic, by the rule the API applies (domain/visibility.ts). Fan-out applies it, replay applies
+ * it, and the worker applies it again just before sending, with the subscription as it is then:
+ * deliveries queued under an earlier scope (before a URL change, or retried) are cancelled.
  */
 import { monthOf } from '../domain/month.ts';
 import { OPERATIONAL_TOPIC } from '../domain/names.ts';
-import type { EventType, JsonObject, StoredEvent } from '../domain/types.ts';
+import type { App, EventType, JsonObject, StoredEvent, Topic } from '../domain/types.ts';
+import { type Viewer, maySeeTopic, seesEverything } from '../domain/visibility.ts';
 import { newId } from '../ids.ts';
+import type { Store } from '../store/store.ts';
 import type { CoreDeps } from './deps.ts';
 import { planDeliveries } from './fanout.ts';
 
@@ -99,8 +108,51 @@ export async function emitOperationalEvent(
     cancelledAt: null,
     createdAt: now,
   };
-  const targets = await deps.store.fanoutTargets(environmentId, [OPERATIONAL_TOPIC]);
+  const mayReceive = operationalAudience(deps.store, environmentId);
+  const subscribed = await deps.store.fanoutTargets(environmentId, [OPERATIONAL_TOPIC]);
+  const allowed = await Promise.all(subscribed.map((target) => mayReceive(target.scope, event)));
+  const targets = subscribed.filter((_, i) => allowed[i]);
   const deliveries = planDeliveries([event], () => [OPERATIONAL_TOPIC], targets, now);
   await deps.store.acceptEvents(environmentId, [event], { month: monthOf(now), limit: null, count: false }, deliveries);
   if (deliveries.length > 0) deps.delivery.wakeup.notify();
+}
+
+/** The topic an operational event is about (its data's `topic`), or null when it names none. */
+function topicAbout(event: StoredEvent): string | null {
+  try {
+    const data = JSON.parse(event.dataJson) as { topic?: unknown } | null;
+    return typeof data?.topic === 'string' ? data.topic : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a subscription of `scope` may receive an operational event of the environment: when the
+ * scope may see the topic the event is about. An event naming no topic, or a topic since deleted
+ * (its owner unknown), reaches only scopes that see everything. Topics and apps are read once per
+ * returned function: make one per fan-out, replay or send.
+ */
+export function operationalAudience(
+  store: Pick<Store, 'getTopic' | 'getApp'>,
+  environmentId: string,
+): (scope: Viewer, event: StoredEvent) => Promise<boolean> {
+  const owners = new Map<string, Promise<{ topic: Topic | null; app: App | null }>>();
+  const ownerOf = async (name: string) => {
+    const topic = await store.getTopic(environmentId, name);
+    const app = topic?.appId ? await store.getApp(environmentId, topic.appId) : null;
+    return { topic, app };
+  };
+  return async (scope, event) => {
+    if (seesEverything(scope)) return true;
+    const name = topicAbout(event);
+    if (name === null) return maySeeTopic(scope, null, null);
+    let owner = owners.get(name);
+    if (!owner) {
+      owner = ownerOf(name);
+      owners.set(name, owner);
+    }
+    const { topic, app } = await owner;
+    return maySeeTopic(scope, topic, app);
+  };
 }

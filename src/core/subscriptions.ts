@@ -7,7 +7,8 @@
  *
  * Who may do what is decided twice: the route's roles (admin and subscriber write, publishers only
  * read), then here the topic's visibility: a subscriber key acting on a subscription whose topic
- * it may not see gets the same 404 as for one that does not exist.
+ * it may not see gets the same 404 as for one that does not exist. `scope` records the view of the
+ * key that created the subscription or last changed its URL; operational events follow it.
  */
 import { openSubscriptionSecrets, sealSubscriptionSecrets } from './subscription-secrets.ts';
 import { classify } from '../delivery/classify.ts';
@@ -23,11 +24,11 @@ import type {
   SubscriptionFormat,
   Topic,
 } from '../domain/types.ts';
+import { viewOf } from '../domain/visibility.ts';
 import { type FieldProblem, HeraldError, conflict, invalid, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { appsVisibleTo } from './apps.ts';
 import type { CoreDeps } from './deps.ts';
-import { type Viewer, getTopic } from './topics.ts';
+import { type Viewer, getTopic, visibleTopicNames } from './topics.ts';
 
 /** How long a rotated-out signing secret keeps signing (SPEC §4: 24 h). */
 export const PREVIOUS_SECRET_TTL_MS = 24 * 60 * 60 * 1000;
@@ -177,19 +178,6 @@ export async function getSubscription(
   return openSecrets(deps, (await loadVisible(deps, environmentId, id, viewer)).stored);
 }
 
-/** Names of every topic a subscriber key may see. */
-async function visibleTopicNames(deps: CoreDeps, environmentId: string, viewer: Viewer): Promise<string[]> {
-  const appIds = await appsVisibleTo(deps, environmentId, viewer);
-  const names: string[] = [];
-  let page: PageRequest = { limit: 250, after: null };
-  for (;;) {
-    const topics = await deps.store.listTopics(environmentId, page, { appIds });
-    names.push(...topics.data.map((t) => t.name));
-    if (!topics.nextAfter) return names;
-    page = { limit: 250, after: topics.nextAfter };
-  }
-}
-
 /**
  * Subscriptions of the environment, optionally of one topic and/or one customId. A subscriber key
  * sees only those on topics it may see (a `topic` it may not see lists nothing, like an unknown one).
@@ -310,6 +298,7 @@ export async function createSubscription(
     previousSecretExpiresAt: null,
     version: 1,
     lastEmailAt: null,
+    scope: viewOf(viewer),
     createdAt: now,
     updatedAt: now,
   };
@@ -387,6 +376,8 @@ export async function updateSubscription(
     viewer,
     async (current, topic) => {
       const next = withFields(current, fields);
+      // Whoever chooses where it goes answers for what may go there (operational events).
+      if (next.url !== current.url) next.scope = viewOf(viewer);
       const problems: FieldProblem[] = [];
       if (fields.events !== undefined) checkEvents(topic, next.events, problems);
       checkHeaders(next, problems);

@@ -1,12 +1,13 @@
 /** Topics: named sets of event types that subscriptions attach to. */
 import { isReservedName } from '../domain/names.ts';
-import type { ApiKey, Page, PageRequest, Topic } from '../domain/types.ts';
+import type { Page, PageRequest, Topic } from '../domain/types.ts';
+import { type Viewer, maySeeTopic, seesEverything } from '../domain/visibility.ts';
 import { type FieldProblem, conflict, invalid, notFound } from '../errors.ts';
-import { appsVisibleTo, mayAccessApp } from './apps.ts';
+import { appsVisibleTo } from './apps.ts';
 import type { CoreDeps } from './deps.ts';
 
 /** Who is looking: subscriber keys see only topics of no app or of apps they hold a permission of. */
-export type Viewer = Pick<ApiKey, 'role' | 'permissions'>;
+export type { Viewer };
 
 export interface TopicInput {
   name: string;
@@ -62,18 +63,31 @@ export async function listTopics(
   page: PageRequest,
   viewer: Viewer,
 ): Promise<Page<Topic>> {
-  if (viewer.role !== 'subscriber') return deps.store.listTopics(environmentId, page);
+  if (seesEverything(viewer)) return deps.store.listTopics(environmentId, page);
   const appIds = await appsVisibleTo(deps, environmentId, viewer);
   return deps.store.listTopics(environmentId, page, { appIds });
+}
+
+/** Names of every topic a subscriber key may see. */
+export async function visibleTopicNames(deps: CoreDeps, environmentId: string, viewer: Viewer): Promise<string[]> {
+  const appIds = await appsVisibleTo(deps, environmentId, viewer);
+  const names: string[] = [];
+  let page: PageRequest = { limit: 250, after: null };
+  for (;;) {
+    const topics = await deps.store.listTopics(environmentId, page, { appIds });
+    names.push(...topics.data.map((t) => t.name));
+    if (!topics.nextAfter) return names;
+    page = { limit: 250, after: topics.nextAfter };
+  }
 }
 
 /** The topic, if it exists and the viewer may see it (else 404, as for another environment's). */
 export async function getTopic(deps: CoreDeps, environmentId: string, name: string, viewer?: Viewer): Promise<Topic> {
   const topic = await deps.store.getTopic(environmentId, name);
   if (!topic) throw notFound(`topic ${name}`);
-  if (viewer && viewer.role === 'subscriber' && topic.appId !== null) {
+  if (viewer && !seesEverything(viewer) && topic.appId !== null) {
     const app = await deps.store.getApp(environmentId, topic.appId);
-    if (!app || !mayAccessApp(viewer, app)) throw notFound(`topic ${name}`);
+    if (!maySeeTopic(viewer, topic, app)) throw notFound(`topic ${name}`);
   }
   return topic;
 }

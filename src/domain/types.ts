@@ -163,6 +163,12 @@ export interface Subscription {
   version: number;
   /** When the last failure email went out (one per hour at most). */
   lastEmailAt: number | null;
+  /**
+   * The view (role, permissions) of the key that created it or last changed `url`: whoever chose
+   * where it goes. On `herald.operational` it receives only events about topics this view may see
+   * (domain/visibility.ts). Internal: not shown by the API.
+   */
+  scope: Pick<ApiKey, 'role' | 'permissions'>;
   createdAt: number;
   updatedAt: number;
 }

@@ -9,8 +9,19 @@ import type {
   SubscriptionFormat,
   SubscriptionStatus,
 } from '../domain/types.ts';
-import type { ClaimedDelivery, NewDelivery } from './delivery-store.ts';
+import { type Viewer, fullView } from '../domain/visibility.ts';
+import type { ClaimedDelivery, FanoutTarget, NewDelivery } from './delivery-store.ts';
 import type { AttemptsTable, DeliveriesTable, SubscriptionsTable } from './schema.ts';
+
+/**
+ * A subscription's scope in its column: a subscriber's permissions, or null for a view of
+ * everything. Rows written before the column existed hold null: they keep receiving what they did.
+ */
+const scopeFromColumn = (json: string | null): Viewer =>
+  json === null ? fullView() : { role: 'subscriber', permissions: JSON.parse(json) as string[] };
+
+const scopeToColumn = (scope: Viewer): string | null =>
+  scope.role === 'subscriber' ? JSON.stringify(scope.permissions) : null;
 
 export const subscriptionFromRow = (row: SubscriptionsTable): Subscription => ({
   id: row.id,
@@ -38,6 +49,7 @@ export const subscriptionFromRow = (row: SubscriptionsTable): Subscription => ({
   previousSecretExpiresAt: row.previous_secret_expires_at,
   version: row.version,
   lastEmailAt: row.last_email_at,
+  scope: scopeFromColumn(row.scope_permissions_json),
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
@@ -73,8 +85,18 @@ export const subscriptionToRow = (
   previous_secret_expires_at: s.previousSecretExpiresAt,
   version: s.version,
   last_email_at: s.lastEmailAt,
+  scope_permissions_json: scopeToColumn(s.scope),
   created_at: s.createdAt,
   updated_at: s.updatedAt,
+});
+
+export const fanoutTargetFromRow = (
+  row: Pick<SubscriptionsTable, 'id' | 'topic' | 'events_json' | 'scope_permissions_json'>,
+): FanoutTarget => ({
+  id: row.id,
+  topic: row.topic,
+  events: JSON.parse(row.events_json) as string[],
+  scope: scopeFromColumn(row.scope_permissions_json),
 });
 
 const WAITING: readonly string[] = ['pending', 'scheduled', 'delivering'];

@@ -12,6 +12,7 @@ import type {
   StoredEvent,
   Subscription,
 } from '../domain/types.ts';
+import type { Viewer } from '../domain/visibility.ts';
 
 export interface SubscriptionFilter {
   topic?: string;
@@ -37,6 +38,8 @@ export interface FanoutTarget {
   id: string;
   topic: string;
   events: string[];
+  /** Subscription.scope: what operational events it may receive. */
+  scope: Viewer;
 }
 
 export interface ClaimOptions {

@@ -178,13 +178,13 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
     if (topics.length === 0) return [];
     const found = await this.db
       .selectFrom('subscriptions')
-      .select(['id', 'topic', 'events_json'])
+      .select(['id', 'topic', 'events_json', 'scope_permissions_json'])
       .where('environment_id', '=', environmentId)
       .where('topic', 'in', [...new Set(topics)])
       .where('status', '=', 'enabled')
       .orderBy('id')
       .execute();
-    return found.map((row) => ({ id: row.id, topic: row.topic, events: JSON.parse(row.events_json) as string[] }));
+    return found.map(rows.fanoutTargetFromRow);
   }
 
   async markEmailPending(environmentId: string, subscriptionId: string, since: number): Promise<void> {

@@ -113,6 +113,8 @@ export interface SubscriptionsTable {
   version: number;
   last_email_at: number | null;
   email_pending_since: number | null;
+  /** A subscriber's permissions (JSON array) when one chose the URL; null = a key that sees everything. */
+  scope_permissions_json: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -3,10 +3,12 @@
  * classify → decide → settle. Retry arithmetic stays in domain/retry-schedule.ts.
  */
 import type { Clock } from '../clock.ts';
+import { operationalAudience } from '../core/operational.ts';
 import { openSubscriptionSecrets } from '../core/subscription-secrets.ts';
 import { type Outcome, classify } from '../delivery/classify.ts';
 import { buildRequest, loggableHeaders } from '../delivery/request.ts';
 import type { AttemptSender, SendResult } from '../delivery/send.ts';
+import { OPERATIONAL_TOPIC } from '../domain/names.ts';
 import { retryDelayMs } from '../domain/retry-schedule.ts';
 import type { Attempt, StoredEvent, Subscription } from '../domain/types.ts';
 import { newId } from '../ids.ts';
@@ -74,6 +76,16 @@ export function attemptFrom(
   };
 }
 
+/**
+ * An operational event goes out only if the subscription's scope, as read with this claim (with
+ * the URL it goes to), may see the topic the event is about: a delivery planned under an earlier
+ * scope (queued before the URL changed, or retried since) must not reach the new URL.
+ */
+async function mayReceive(ctx: RunContext, environmentId: string, subscription: Subscription, event: StoredEvent) {
+  if (subscription.topic !== OPERATIONAL_TOPIC) return true;
+  return operationalAudience(ctx.store, environmentId)(subscription.scope, event);
+}
+
 export async function runDelivery(
   ctx: RunContext,
   delivery: ClaimedDelivery,
@@ -81,8 +93,14 @@ export async function runDelivery(
   event: StoredEvent | null,
 ): Promise<RunReport> {
   const report: RunReport = { delivery, subscription, event, decision: null, effects: null, attempt: null };
-  if (!subscription || !event || subscription.status !== 'enabled') {
+  if (
+    !subscription ||
+    !event ||
+    subscription.status !== 'enabled' ||
+    !(await mayReceive(ctx, delivery.environmentId, subscription, event))
+  ) {
     // Deleted or disabled since fan-out: nothing to send; `retry` or `replay` can send it later.
+    // An operational event its scope may not see is cancelled the same way.
     await ctx.store.cancelClaimedDelivery(delivery.environmentId, delivery.id, ctx.workerId, ctx.clock.now());
     return report;
   }

@@ -70,7 +70,13 @@ const fields = {
 };
 
 const SubscriptionName = Text({ minLength: 1, maxLength: 128, description: 'unique within the topic' });
-const Url = Text({ minLength: 1, maxLength: 2048, description: 'http(s) URL; private addresses refused (SPEC §7)' });
+const Url = Text({
+  minLength: 1,
+  maxLength: 2048,
+  description:
+    'http(s) URL; private addresses refused (SPEC §7). On herald.operational, the key that sets it decides what the ' +
+    'subscription receives: events about the topics that key may see',
+});
 
 export const CreateSubscriptionBody = Type.Object({ name: SubscriptionName, url: Url, ...fields }, strict);
 
