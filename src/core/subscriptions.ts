@@ -4,13 +4,21 @@
  * Secrets (`signingSecret`, `previousSigningSecret`, `secretHeaderValue`) are sealed with
  * `deps.delivery.secrets` before they reach the store and opened on the way out: every
  * Subscription this module returns carries them in clear, every one it writes carries them sealed.
+ * One that cannot be opened reads as UNAVAILABLE_SECRET (see subscription-secrets.ts): reads and
+ * writes go on, a write keeps it as stored, and nothing is sent or signed with it.
  *
  * Who may do what is decided twice: the route's roles (admin and subscriber write, publishers only
  * read), then here the topic's visibility: a subscriber key acting on a subscription whose topic
  * it may not see gets the same 404 as for one that does not exist. `scope` records the view of the
  * key that created the subscription or last changed its URL; operational events follow it.
  */
-import { openSubscriptionSecrets, sealSubscriptionSecrets } from './subscription-secrets.ts';
+import {
+  UNAVAILABLE_SECRET,
+  openSubscriptionSecrets,
+  sealSubscriptionSecrets,
+  secretsUnavailableFor,
+  unavailableSecretsMessage,
+} from './subscription-secrets.ts';
 import { classify } from '../delivery/classify.ts';
 import { RESERVED_HEADERS, buildRequest, loggableHeaders } from '../delivery/request.ts';
 import { isValidSigningSecret, newSigningSecret } from '../delivery/sign.ts';
@@ -92,8 +100,9 @@ const MAX_WRITE_TRIES = 5;
 
 const openSecrets = (deps: CoreDeps, s: Subscription): Subscription =>
   openSubscriptionSecrets(deps.delivery.secrets, s);
-const sealSecrets = (deps: CoreDeps, s: Subscription): Subscription =>
-  sealSubscriptionSecrets(deps.delivery.secrets, s);
+/** `stored`: the row as read before this write, whose unavailable secrets are kept as they are. */
+const sealSecrets = (deps: CoreDeps, s: Subscription, stored?: Subscription): Subscription =>
+  sealSubscriptionSecrets(deps.delivery.secrets, s, stored);
 
 // ── checks ──────────────────────────────────────────────────────────────────
 
@@ -108,8 +117,12 @@ function checkEvents(topic: Topic, events: string[], problems: FieldProblem[]): 
   });
 }
 
-/** Header rules on the subscription as it would be saved (so a patch is judged with what it keeps). */
-function checkHeaders(s: Subscription, problems: FieldProblem[]): void {
+/**
+ * Header rules on the subscription as it would be saved (so a patch is judged with what it keeps).
+ * `before` is the subscription a patch starts from: a secret header value it holds that cannot be
+ * decrypted is kept as stored, so it is not judged (UNAVAILABLE_SECRET fails HEADER_VALUE when given).
+ */
+function checkHeaders(s: Subscription, problems: FieldProblem[], before?: Subscription): void {
   const seen = new Set<string>();
   const secretName = s.secretHeaderName?.toLowerCase() ?? null;
   for (const [name, value] of Object.entries(s.headers)) {
@@ -139,7 +152,9 @@ function checkHeaders(s: Subscription, problems: FieldProblem[]): void {
       problems.push({ path: '/secretHeaderName', message: `${s.secretHeaderName.toLowerCase()} is set by Herald` });
     }
   }
-  if (s.secretHeaderValue !== null && !HEADER_VALUE.test(s.secretHeaderValue)) {
+  const keptUnavailable =
+    s.secretHeaderValue === UNAVAILABLE_SECRET && before?.secretHeaderValue === UNAVAILABLE_SECRET;
+  if (s.secretHeaderValue !== null && !keptUnavailable && !HEADER_VALUE.test(s.secretHeaderValue)) {
     problems.push({ path: '/secretHeaderValue', message: 'must not contain CR, LF or other control characters' });
   }
 }
@@ -341,9 +356,8 @@ async function writeSubscription(
     if (changed === null) return current;
     const next: Subscription = { ...changed, version: stored.version + 1, updatedAt: deps.clock.now() };
     const resetFailures = next.consecutiveFailures === 0 && stored.consecutiveFailures !== 0;
-    const outcome = await deps.store.updateSubscription(environmentId, sealSecrets(deps, next), stored.version, {
-      resetFailures,
-    });
+    const sealed = sealSecrets(deps, next, stored);
+    const outcome = await deps.store.updateSubscription(environmentId, sealed, stored.version, { resetFailures });
     if (outcome === 'updated') return next;
     if (outcome === 'name_taken') {
       throw conflict(`a subscription named ${JSON.stringify(next.name)} already exists on topic ${next.topic}`);
@@ -380,7 +394,7 @@ export async function updateSubscription(
       if (next.url !== current.url) next.scope = viewOf(viewer);
       const problems: FieldProblem[] = [];
       if (fields.events !== undefined) checkEvents(topic, next.events, problems);
-      checkHeaders(next, problems);
+      checkHeaders(next, problems, current);
       if (problems.length === 0 && next.url !== current.url) await checkUrl(deps, next.url, problems);
       if (problems.length > 0) throw invalid('the subscription is not valid', problems);
       return next;
@@ -428,20 +442,30 @@ export function disableSubscription(
 
 // ── signing secrets ─────────────────────────────────────────────────────────
 
-/** The current signing secret, in clear. */
+/** The current signing secret, in clear; 503 `unavailable` when it cannot be decrypted. */
 export async function getSigningSecret(
   deps: CoreDeps,
   environmentId: string,
   id: string,
   viewer: Viewer,
 ): Promise<string> {
-  return (await getSubscription(deps, environmentId, id, viewer)).signingSecret;
+  const { signingSecret } = await getSubscription(deps, environmentId, id, viewer);
+  if (signingSecret === UNAVAILABLE_SECRET) {
+    throw new HeraldError(
+      'unavailable',
+      `the signing secret of subscription ${id} cannot be decrypted with this server's ` +
+        'HERALD_ENCRYPTION_KEY; rotate it to get a new one',
+    );
+  }
+  return signingSecret;
 }
 
 /**
  * Replaces the signing secret with `secret` (a valid `whsec_…`) or a fresh one. The old one keeps
  * signing for 24 h as `previousSigningSecret`; rotating again within that time drops the older
- * one. Bumps the version. Answers the new secret.
+ * one. A current secret that cannot be decrypted cannot sign, so it is dropped rather than kept as
+ * the previous one: rotating is how a subscriber recovers from it. Bumps the version. Answers the
+ * new secret.
  */
 export async function rotateSigningSecret(
   deps: CoreDeps,
@@ -460,11 +484,12 @@ export async function rotateSigningSecret(
     if (fresh === current.signingSecret) {
       throw invalid('the signing secret is not valid', [{ path: '/signingSecret', message: 'is the current secret' }]);
     }
+    const keepsSigning = current.signingSecret !== UNAVAILABLE_SECRET;
     return {
       ...current,
       signingSecret: fresh,
-      previousSigningSecret: current.signingSecret,
-      previousSecretExpiresAt: deps.clock.now() + PREVIOUS_SECRET_TTL_MS,
+      previousSigningSecret: keepsSigning ? current.signingSecret : null,
+      previousSecretExpiresAt: keepsSigning ? deps.clock.now() + PREVIOUS_SECRET_TTL_MS : null,
     };
   });
   return saved.signingSecret;
@@ -499,6 +524,22 @@ export async function sendTestEvent(
   const subscription = openSecrets(deps, stored);
   const startedAt = deps.clock.now();
   const msgId = newId('msg', startedAt);
+  const unavailable = secretsUnavailableFor(subscription, startedAt);
+  if (unavailable.length > 0) {
+    return {
+      id: newId('att', startedAt),
+      deliveryId: null,
+      subscriptionId: subscription.id,
+      number: 1,
+      startedAt,
+      durationMs: 0,
+      requestHeaders: {},
+      outcome: 'failed',
+      responseStatus: null,
+      responseBody: null,
+      error: { kind: 'secret_unavailable', message: unavailableSecretsMessage(unavailable) },
+    };
+  }
   const event: StoredEvent = {
     id: msgId,
     type: input.type,

@@ -187,7 +187,17 @@ export interface Delivery {
   createdAt: number;
 }
 
-export type AttemptErrorKind = 'timeout' | 'dns' | 'refused' | 'tls' | 'network' | 'blocked_url' | 'transform' | 'http_status';
+/** Why an attempt failed; `secret_unavailable`: not sent, a secret it needs cannot be decrypted. */
+export type AttemptErrorKind =
+  | 'timeout'
+  | 'dns'
+  | 'refused'
+  | 'tls'
+  | 'network'
+  | 'blocked_url'
+  | 'transform'
+  | 'http_status'
+  | 'secret_unavailable';
 
 export interface Attempt {
   id: string;

@@ -1,4 +1,5 @@
 /** Domain → JSON as the API shows it: times as RFC 3339, stored JSON parsed back. */
+import { UNAVAILABLE_SECRET } from '../core/subscription-secrets.ts';
 import type {
   ApiKey,
   App,
@@ -104,6 +105,13 @@ export interface SubscriptionView {
   withSigningSecret?: boolean;
 }
 
+/** The static secret header's value as shown; one that cannot be decrypted says so to every reader. */
+function shownSecretHeader(value: string | null, view: SubscriptionView): string | null {
+  if (value === null) return null;
+  if (value === UNAVAILABLE_SECRET) return UNAVAILABLE_SECRET;
+  return view.revealSecretHeader ? value : MASKED_SECRET;
+}
+
 /** A subscription (secrets in clear) as the API shows it; `enabled` is input only and reads back as `status`. */
 export const presentSubscription = (s: Subscription, view: SubscriptionView) => ({
   id: s.id,
@@ -117,7 +125,7 @@ export const presentSubscription = (s: Subscription, view: SubscriptionView) => 
   format: s.format,
   headers: s.headers,
   secretHeaderName: s.secretHeaderName,
-  secretHeaderValue: s.secretHeaderValue === null ? null : view.revealSecretHeader ? s.secretHeaderValue : MASKED_SECRET,
+  secretHeaderValue: shownSecretHeader(s.secretHeaderValue, view),
   maxRetries: s.maxRetries,
   timeoutMs: s.timeoutMs,
   failureEmail: s.failureEmail,

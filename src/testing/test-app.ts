@@ -72,6 +72,10 @@ export interface ApiOptions {
   allowPrivateUrls?: boolean;
   /** Name resolution for the URL guard and the sender. */
   lookup?: Lookup;
+  /** HERALD_ENCRYPTION_KEY; null = unset. Default `test-encryption-key`. */
+  encryptionKey?: string | null;
+  /** Leave the database at this migration (the test runs `deps.store.migrate()` for the rest). */
+  migrateUpTo?: number;
   /**
    * Run a delivery worker in-process (on the system clock: retries and schedules really wait,
    * so pair it with a fast HERALD_RETRY_SCHEDULE such as [20, 40]).
@@ -79,6 +83,31 @@ export interface ApiOptions {
   /** HERALD_SMTP_URL for the in-process worker's failure emails. */
   smtpUrl?: string;
   worker?: { retryScheduleMs?: number[]; perSubscriptionCap?: number; leaseMs?: number; pollMs?: number };
+}
+
+/** `call` over any app built in-process (app.inject): JSON in, JSON parsed back. */
+export function injector(app: FastifyInstance): TestApi['call'] {
+  return async (method, url, opts = {}) => {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.as) {
+      headers['x-environment-id'] = opts.as.environmentId;
+      headers['x-auth-token'] = opts.as.key;
+    }
+    let payload: string | Buffer | undefined = opts.payload;
+    if (opts.body !== undefined) {
+      payload = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await app.inject({
+      method: method as 'GET',
+      url,
+      headers,
+      ...(payload !== undefined ? { payload } : {}),
+    });
+    let body: unknown = response.body;
+    if (/json/.test(String(response.headers['content-type'] ?? ''))) body = response.json();
+    return { status: response.statusCode, headers: response.headers as Answer['headers'], body };
+  };
 }
 
 async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptions): Promise<TestApi> {
@@ -100,7 +129,7 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
     delivery: {
       allowPrivateUrls: options.allowPrivateUrls ?? true,
       ...(options.lookup ? { lookup: options.lookup } : {}),
-      secrets: makeSecretBox('test-encryption-key'),
+      secrets: makeSecretBox(options.encryptionKey === undefined ? 'test-encryption-key' : options.encryptionKey),
       sender: new Sender({ allowPrivateUrls: options.allowPrivateUrls ?? true, userAgent: `Herald/${VERSION}`, ...(options.lookup ? { lookup: options.lookup } : {}) }),
       wakeup: new LocalWakeup(),
       userAgent: `Herald/${VERSION}`,
@@ -140,27 +169,7 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
     maintenance.start();
   }
 
-  const call: TestApi['call'] = async (method, url, opts = {}) => {
-    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    if (opts.as) {
-      headers['x-environment-id'] = opts.as.environmentId;
-      headers['x-auth-token'] = opts.as.key;
-    }
-    let payload: string | Buffer | undefined = opts.payload;
-    if (opts.body !== undefined) {
-      payload = JSON.stringify(opts.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const response = await app.inject({
-      method: method as 'GET',
-      url,
-      headers,
-      ...(payload !== undefined ? { payload } : {}),
-    });
-    let body: unknown = response.body;
-    if (/json/.test(String(response.headers['content-type'] ?? ''))) body = response.json();
-    return { status: response.statusCode, headers: response.headers as Answer['headers'], body };
-  };
+  const call = injector(app);
 
   return {
     app,
@@ -189,7 +198,7 @@ export function describeApi(title: string, suite: (get: () => TestApi) => void, 
       let testStore: TestStore | undefined;
       let api: TestApi | undefined;
       before(async () => {
-        testStore = await makeTestStore(dialect);
+        testStore = await makeTestStore(dialect, options.migrateUpTo);
         api = await makeApi(dialect, testStore, options);
       });
       after(async () => {

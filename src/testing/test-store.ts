@@ -57,11 +57,11 @@ export interface TestStore {
   cleanup(): Promise<void>;
 }
 
-/** A migrated store on a fresh database. */
-export async function makeTestStore(dialect: Dialect): Promise<TestStore> {
+/** A migrated store on a fresh database (up to migration `migrateUpTo` when given, else all). */
+export async function makeTestStore(dialect: Dialect, migrateUpTo?: number): Promise<TestStore> {
   const database = await createTestDatabase(dialect);
   const store = openStore(database.url);
-  await store.migrate();
+  await store.migrate(migrateUpTo);
   return {
     store,
     url: database.url,

@@ -4,7 +4,12 @@
  */
 import type { Clock } from '../clock.ts';
 import { operationalAudience } from '../core/operational.ts';
-import { openSubscriptionSecrets } from '../core/subscription-secrets.ts';
+import {
+  openSubscriptionSecrets,
+  type SecretField,
+  secretsUnavailableFor,
+  unavailableSecretsMessage,
+} from '../core/subscription-secrets.ts';
 import { type Outcome, classify } from '../delivery/classify.ts';
 import { buildRequest, loggableHeaders } from '../delivery/request.ts';
 import type { AttemptSender, SendResult } from '../delivery/send.ts';
@@ -26,6 +31,8 @@ export interface RunContext {
   workerId: string;
   retryScheduleMs: readonly number[];
   userAgent: string;
+  /** Told of an attempt not sent because a secret it needs cannot be decrypted (an operator's matter). */
+  onError?: (error: unknown) => void;
 }
 
 /** What happened, for the caller's side effects (operational events, emails). */
@@ -105,8 +112,11 @@ export async function runDelivery(
     return report;
   }
   const startedAt = ctx.clock.now();
+  const opened = openSubscriptionSecrets(ctx.secrets, subscription);
+  const unavailable = secretsUnavailableFor(opened, startedAt);
+  if (unavailable.length > 0) return settleUnsent(ctx, report, subscription, unavailable, startedAt);
   const request = buildRequest({
-    subscription: openSubscriptionSecrets(ctx.secrets, subscription),
+    subscription: opened,
     event,
     environmentId: delivery.environmentId,
     msgId: event.id,
@@ -119,6 +129,50 @@ export async function runDelivery(
   const number = delivery.attempts + 1;
   const attempt = attemptFrom(delivery, number, startedAt, loggableHeaders(request, subscription), result, outcome);
   const decision = decide(outcome, number, subscription.maxRetries, now, ctx.retryScheduleMs);
+  const effects = await ctx.settle({
+    environmentId: delivery.environmentId,
+    deliveryId: delivery.id,
+    workerId: ctx.workerId,
+    attempt,
+    decision,
+    now,
+  });
+  return { ...report, decision, effects, attempt };
+}
+
+/**
+ * A secret the request needs cannot be decrypted: nothing is sent (never unsigned, never without
+ * its secret header). The attempt fails like any other, retried on the schedule, so the delivery
+ * never sits in `delivering`, and setting the right key or replacing the secret lets a retry
+ * through. The error names the fields, never a value.
+ */
+async function settleUnsent(
+  ctx: RunContext,
+  report: RunReport,
+  subscription: Subscription,
+  unavailable: readonly SecretField[],
+  startedAt: number,
+): Promise<RunReport> {
+  const { delivery } = report;
+  const message = unavailableSecretsMessage(unavailable);
+  ctx.onError?.(new Error(`delivery ${delivery.id} of subscription ${delivery.subscriptionId} ${message}`));
+  const number = delivery.attempts + 1;
+  const attempt: Attempt = {
+    id: newId('att', startedAt),
+    deliveryId: delivery.id,
+    subscriptionId: delivery.subscriptionId,
+    number,
+    startedAt,
+    durationMs: 0,
+    requestHeaders: {},
+    responseStatus: null,
+    responseBody: null,
+    error: { kind: 'secret_unavailable', message },
+    outcome: 'failed',
+  };
+  const now = ctx.clock.now();
+  const retry: Outcome = { kind: 'retry', retryAfterMs: null };
+  const decision = decide(retry, number, subscription.maxRetries, now, ctx.retryScheduleMs);
   const effects = await ctx.settle({
     environmentId: delivery.environmentId,
     deliveryId: delivery.id,
