@@ -1,7 +1,7 @@
 /**
  * Subscription input that used to be accepted and then fail every delivery attempt (issue 12,
- * part 7): header names undici refuses or that belong to the connection, and header values
- * outside Latin-1. Each is a 400 at creation and at PATCH, and nothing is stored or changed.
+ * part 7): header names undici refuses or that belong to the connection, header values outside
+ * Latin-1, and port 0. Each is a 400 at creation and at PATCH, and nothing is stored or changed.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -62,7 +62,7 @@ describeApi('subscription input checks', (api) => {
     assert.equal(await subscriptionCount(api, admin), 0);
   });
 
-  test('a PATCH to a connection header name is refused and changes nothing', async () => {
+  test('a PATCH to a connection header name or to port 0 is refused and changes nothing', async () => {
     const admin = await world(api);
     const created = await create(api, admin, { headers: { 'X-Tenant': 'acme' } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -74,6 +74,8 @@ describeApi('subscription input checks', (api) => {
       const secret = { version: 1, secretHeaderName: name, secretHeaderValue: 'x' };
       refused(await api().call('PATCH', url, { as: admin, body: secret }), '/secretHeaderName', /connection/, name);
     }
+    const port0 = await api().call('PATCH', url, { as: admin, body: { version: 1, url: 'http://127.0.0.1:0/hook' } });
+    refused(port0, '/url', /port 0/, 'port 0');
     assert.deepEqual((await api().call('GET', url, { as: admin })).body, before.body);
   });
 
@@ -87,5 +89,13 @@ describeApi('subscription input checks', (api) => {
     assert.equal(await subscriptionCount(api, admin), 0);
     const ok = await create(api, admin, { headers: { 'X-Name': 'Zoë Müller' } });
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  });
+
+  test('port 0 in a subscription URL is refused at creation; nothing is stored', async () => {
+    const admin = await world(api);
+    for (const url of ['http://127.0.0.1:0/hook', 'https://127.0.0.1:000/', 'http://[::1]:0/']) {
+      refused(await create(api, admin, { url }), '/url', /port 0/, url);
+    }
+    assert.equal(await subscriptionCount(api, admin), 0);
   });
 });
