@@ -100,6 +100,24 @@ function databaseUrl(env: Env): string {
   return raw;
 }
 
+const SMTP_URL_PROBLEM = 'must be an smtp:// or smtps:// URL with a host, like smtp://user:pass@mail.example:587';
+
+/** HERALD_SMTP_URL as nodemailer reads it: an smtp:// or smtps:// URL (anything else it takes for options). */
+function smtpUrl(env: Env): string | null {
+  const raw = text(env, 'HERALD_SMTP_URL');
+  if (raw === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError('HERALD_SMTP_URL', SMTP_URL_PROBLEM);
+  }
+  if ((parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') || parsed.hostname === '') {
+    throw new ConfigError('HERALD_SMTP_URL', SMTP_URL_PROBLEM);
+  }
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'HERALD_PORT', 8080, 0, 65535);
   const publicUrl = (text(env, 'HERALD_PUBLIC_URL') ?? `http://localhost:${port}`).replace(/\/+$/, '');
@@ -119,7 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: databaseUrl(env),
     rootToken: text(env, 'HERALD_ROOT_TOKEN'),
     encryptionKey: text(env, 'HERALD_ENCRYPTION_KEY'),
-    smtpUrl: text(env, 'HERALD_SMTP_URL'),
+    smtpUrl: smtpUrl(env),
     emailFrom: text(env, 'HERALD_EMAIL_FROM') ?? 'Herald <herald@localhost>',
     publicUrl,
     allowPrivateUrls: boolean(env, 'HERALD_ALLOW_PRIVATE_URLS', false),

@@ -20,7 +20,7 @@ import {
   unavailableSecretsMessage,
 } from './subscription-secrets.ts';
 import { classify } from '../delivery/classify.ts';
-import { RESERVED_HEADERS, buildRequest, loggableHeaders } from '../delivery/request.ts';
+import { buildRequest, loggableHeaders } from '../delivery/request.ts';
 import { isValidSigningSecret, newSigningSecret } from '../delivery/sign.ts';
 import { checkUrlTarget } from '../delivery/url-guard.ts';
 import type {
@@ -33,6 +33,7 @@ import type {
   Topic,
 } from '../domain/types.ts';
 import { viewOf } from '../domain/visibility.ts';
+import { headerNameProblem, headerValueProblem } from '../domain/webhook-headers.ts';
 import { type FieldProblem, HeraldError, conflict, invalid, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { CoreDeps } from './deps.ts';
@@ -88,11 +89,6 @@ const DEFAULTS = {
   disableAfterFailures: 10,
 };
 
-/** RFC 9110 token: what a header name may be made of. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** RFC 9110 field value as Node's http accepts it: no CR, LF, NUL or other control characters but tab. */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-
 /** Internal writes (rotate, enable, disable) re-read and retry this often when another write slips in. */
 const MAX_WRITE_TRIES = 5;
 
@@ -120,7 +116,7 @@ function checkEvents(topic: Topic, events: string[], problems: FieldProblem[]): 
 /**
  * Header rules on the subscription as it would be saved (so a patch is judged with what it keeps).
  * `before` is the subscription a patch starts from: a secret header value it holds that cannot be
- * decrypted is kept as stored, so it is not judged (UNAVAILABLE_SECRET fails HEADER_VALUE when given).
+ * decrypted is kept as stored, so it is not judged (UNAVAILABLE_SECRET, given by a caller, fails the value rule).
  */
 function checkHeaders(s: Subscription, problems: FieldProblem[], before?: Subscription): void {
   const seen = new Set<string>();
@@ -128,14 +124,13 @@ function checkHeaders(s: Subscription, problems: FieldProblem[], before?: Subscr
   for (const [name, value] of Object.entries(s.headers)) {
     const path = `/headers/${pointer(name)}`;
     const lower = name.toLowerCase();
-    if (!HEADER_NAME.test(name)) problems.push({ path, message: 'is not a valid HTTP header name' });
-    else if (RESERVED_HEADERS.includes(lower))
-      problems.push({ path, message: `${lower} is set by Herald and may not be overridden` });
+    const nameProblem = headerNameProblem(name);
+    if (nameProblem !== null) problems.push({ path, message: nameProblem });
     else if (lower === secretName)
       problems.push({ path, message: 'is the secretHeaderName; set its value with secretHeaderValue' });
     else if (seen.has(lower)) problems.push({ path, message: 'repeats a header name (names are case-insensitive)' });
-    if (!HEADER_VALUE.test(value))
-      problems.push({ path, message: 'must not contain CR, LF or other control characters' });
+    const valueProblem = headerValueProblem(value);
+    if (valueProblem !== null) problems.push({ path, message: valueProblem });
     seen.add(lower);
   }
   if ((s.secretHeaderName === null) !== (s.secretHeaderValue === null)) {
@@ -145,18 +140,13 @@ function checkHeaders(s: Subscription, problems: FieldProblem[], before?: Subscr
       message: 'secretHeaderName and secretHeaderValue go together: give both or neither',
     });
   }
-  if (s.secretHeaderName !== null) {
-    if (!HEADER_NAME.test(s.secretHeaderName)) {
-      problems.push({ path: '/secretHeaderName', message: 'is not a valid HTTP header name' });
-    } else if (RESERVED_HEADERS.includes(s.secretHeaderName.toLowerCase())) {
-      problems.push({ path: '/secretHeaderName', message: `${s.secretHeaderName.toLowerCase()} is set by Herald` });
-    }
-  }
+  const secretNameProblem = s.secretHeaderName === null ? null : headerNameProblem(s.secretHeaderName);
+  if (secretNameProblem !== null) problems.push({ path: '/secretHeaderName', message: secretNameProblem });
   const keptUnavailable =
     s.secretHeaderValue === UNAVAILABLE_SECRET && before?.secretHeaderValue === UNAVAILABLE_SECRET;
-  if (s.secretHeaderValue !== null && !keptUnavailable && !HEADER_VALUE.test(s.secretHeaderValue)) {
-    problems.push({ path: '/secretHeaderValue', message: 'must not contain CR, LF or other control characters' });
-  }
+  const secretValueProblem =
+    s.secretHeaderValue === null || keptUnavailable ? null : headerValueProblem(s.secretHeaderValue);
+  if (secretValueProblem !== null) problems.push({ path: '/secretHeaderValue', message: secretValueProblem });
 }
 
 async function checkUrl(deps: CoreDeps, url: string, problems: FieldProblem[]): Promise<void> {

@@ -13,20 +13,6 @@ export interface DeliveryRequest {
   timeoutMs: number;
 }
 
-/** Header names a subscription's own `headers` may not set: Herald owns them. */
-export const RESERVED_HEADERS: readonly string[] = [
-  'content-type',
-  'content-length',
-  'content-language',
-  'user-agent',
-  'host',
-  'connection',
-  'transfer-encoding',
-  'webhook-id',
-  'webhook-timestamp',
-  'webhook-signature',
-];
-
 /** The secrets that sign now: the current one, and the previous one for 24 h after a rotation. */
 export function signingSecrets(subscription: Subscription, nowMs: number): string[] {
   const secrets = [subscription.signingSecret];

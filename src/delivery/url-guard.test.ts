@@ -101,6 +101,10 @@ describe('checkUrlSyntax', () => {
     assert.match(checkUrlSyntax('https://user:pass@example.com/') ?? '', /credentials/);
     assert.match(checkUrlSyntax('https://user@example.com/') ?? '', /credentials/);
     assert.match(checkUrlSyntax('http://') ?? '', /not a valid URL|empty host/);
+    for (const url of ['http://hooks.example.com:0/', 'https://h.example:000/in', 'http://[2606:4700::1]:0/']) {
+      assert.match(checkUrlSyntax(url) ?? '', /port 0/, url);
+    }
+    assert.equal(checkUrlSyntax('http://hooks.example.com:1/'), null);
   });
 });
 

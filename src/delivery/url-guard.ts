@@ -27,6 +27,8 @@ export function checkUrlSyntax(url: string): string | null {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'must use http or https';
   if (parsed.username !== '' || parsed.password !== '') return 'must not contain credentials (user:pass@)';
   if (parsed.hostname === '') return 'has an empty host';
+  // Port 0 means "any free port" to a listener; as a destination nothing can answer on it.
+  if (parsed.port === '0') return 'must not use port 0';
   return null;
 }
 

@@ -1,11 +1,14 @@
 /**
  * The JSON body parser: Fastify's own, plus a nesting limit checked before parsing, because a
  * body of 100,000 nested brackets otherwise exhausts the stack in the validator (a 500).
- * Prototype-poisoning keys (`__proto__`, `constructor.prototype`) are refused, as Fastify does.
+ * Prototype-poisoning keys (`__proto__`, `constructor.prototype`) are refused, as Fastify does, and
+ * so are numbers a double cannot hold unaltered (json-numbers.ts). Every request body goes through
+ * here (schemas, examples, event data, filters), so these rules hold on every route.
  */
 import type { FastifyInstance } from 'fastify';
 import sjson from 'secure-json-parse';
-import { HeraldError } from '../errors.ts';
+import { HeraldError, invalid } from '../errors.ts';
+import { findUnsafeNumbers } from './json-numbers.ts';
 
 /** Deepest nesting of arrays/objects accepted in a request body. */
 export const MAX_JSON_DEPTH = 64;
@@ -41,11 +44,19 @@ export function parseJsonBody(text: string): unknown {
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
     throw new HeraldError('validation_failed', `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
+  let value: unknown;
   try {
-    return sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
+    value = sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
   } catch (error) {
     throw new HeraldError('invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
   }
+  const unsafe = findUnsafeNumbers(text);
+  const first = unsafe[0];
+  if (first) {
+    const where = first.path === '' ? 'the top level' : first.path;
+    throw invalid(`a number at ${where} cannot be stored unaltered: ${first.message}`, unsafe);
+  }
+  return value;
 }
 
 export function useJsonBodyParser(app: FastifyInstance): void {

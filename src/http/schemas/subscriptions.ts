@@ -42,7 +42,10 @@ const fields = {
     Type.Record(Type.String(), Type.String({ maxLength: 4096 }), {
       maxProperties: 50,
       propertyNames: { minLength: 1, maxLength: 256 },
-      description: 'extra request headers: HTTP token names, no CR/LF in values, not the ones Herald sets',
+      description:
+        'extra request headers: HTTP token names, values of visible ASCII or Latin-1 characters; not the ones ' +
+        'Herald sets (content-type, user-agent, webhook-*, content-language) nor connection ones (host, ' +
+        'content-length, connection, keep-alive, transfer-encoding, upgrade, expect, te, trailer, proxy-*)',
     }),
   ),
   secretHeaderName: Type.Optional(

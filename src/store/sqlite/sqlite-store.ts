@@ -105,10 +105,17 @@ export class SqliteStore extends KyselyDeliveryStore {
   static open(path: string): SqliteStore {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const raw = new BetterSqlite3(path);
-    raw.pragma('journal_mode = WAL');
-    raw.pragma('synchronous = NORMAL');
-    raw.pragma('busy_timeout = 5000');
-    raw.pragma('foreign_keys = ON');
+    try {
+      // The first pragma reads the header and the schema: a file that is not a SQLite database, or
+      // whose schema is damaged, fails here ("file is not a database", "disk image is malformed").
+      raw.pragma('journal_mode = WAL');
+      raw.pragma('synchronous = NORMAL');
+      raw.pragma('busy_timeout = 5000');
+      raw.pragma('foreign_keys = ON');
+    } catch (error) {
+      raw.close();
+      throw error;
+    }
     if (path === ':memory:' || path === '') return new SqliteStore(raw, null);
     // Checkpoints run in a thread of their own (see wal-checkpointer.ts), not in our commits.
     raw.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);

@@ -1,0 +1,155 @@
+/**
+ * Hostile JSON Schemas (SPEC §7): what a tenant's schema costs is paid on a schema thread, never
+ * on the thread that answers every environment, and bounded there: patterns run on RE2 (linear
+ * time), `uniqueItems` is linear, and a job that still runs too long is cut off with a 400.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { assertProblem } from '../../src/testing/assertions.ts';
+import { type Caller, type TestApi, describeApi } from '../../src/testing/test-app.ts';
+
+/** HERALD_SCHEMA_TIMEOUT_MS for these tests: short, so a cut-off job ends quickly. */
+const TIMEOUT_MS = 400;
+
+/** Arrays nested `depth` deep: [[[…]]]. */
+const nested = (depth: number): unknown => (depth === 0 ? [] : [nested(depth - 1)]);
+
+/**
+ * Every level of the data is validated twice by each level above it (`oneOf` tries both
+ * branches, and with allErrors both recurse into the items before the size check fails one):
+ * 2^depth steps, whatever engine runs the patterns. Nested single-item arrays are valid.
+ */
+const EXPONENTIAL_SCHEMA = {
+  $defs: {
+    node: {
+      oneOf: [
+        { type: 'array', items: { $ref: '#/$defs/node' }, maxItems: 1 },
+        { type: 'array', items: { $ref: '#/$defs/node' }, minItems: 2 },
+      ],
+    },
+  },
+  $ref: '#/$defs/node',
+};
+
+async function typeWithSchema(api: TestApi, as: Caller, name: string, schema: unknown, topic = `t-${name}`) {
+  const created = await api.call('POST', '/v1/event-types', { as, body: { name, schema } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const topicAnswer = await api.call('POST', '/v1/topics', { as, body: { name: topic, eventTypes: [name] } });
+  assert.equal(topicAnswer.status, 201, JSON.stringify(topicAnswer.body));
+  return (data: unknown) =>
+    api.call('POST', `/v1/topics/${topic}/events/publish`, { as, body: { events: [{ type: name, data }] } });
+}
+
+const storedEvents = async (api: TestApi, as: Caller) =>
+  (await api.call('GET', '/v1/events?limit=250', { as })).body.data.length as number;
+
+describeApi(
+  'security: hostile JSON Schemas',
+  (api) => {
+    test('a backtracking pattern runs on RE2: a long string that almost matches is answered at once', { timeout: 30_000 }, async () => {
+      const admin = await api().environment();
+      const publish = await typeWithSchema(api(), admin, 'redos', { type: 'string', pattern: '(a+)+$' });
+      // On a backtracking engine 28 characters took 3 s, doubling with each one more.
+      const refused = await publish(`${'a'.repeat(100_000)}!`);
+      assertProblem(refused, 400);
+      assert.deepEqual(refused.body.errors, [{ path: '/events/0/data', message: 'must match pattern "(a+)+$"' }]);
+      assert.equal((await publish('a'.repeat(100_000))).status, 202);
+      assert.equal(await storedEvents(api(), admin), 1);
+    });
+
+    test('patterns RE2 cannot run (lookaround, backreferences) are refused when the type is created', async () => {
+      const admin = await api().environment();
+      for (const schema of [
+        { type: 'string', pattern: '^(?=a)a' },
+        { type: 'string', pattern: '(a)\\1' },
+        { type: 'object', patternProperties: { '^x(?!y)': { type: 'string' } } },
+      ]) {
+        const answer = await api().call('POST', '/v1/event-types', { as: admin, body: { name: 'lookaround', schema } });
+        assertProblem(answer, 400, JSON.stringify(schema));
+        assert.equal(answer.body.errors[0].path, '/schema');
+        assert.match(answer.body.errors[0].message, /RE2/);
+      }
+      assert.equal((await api().call('GET', '/v1/event-types/lookaround', { as: admin })).status, 404);
+    });
+
+    test('uniqueItems over 20,000 objects is checked in linear time', { timeout: 30_000 }, async () => {
+      const admin = await api().environment();
+      const publish = await typeWithSchema(api(), admin, 'unique', { type: 'array', uniqueItems: true });
+      const items = Array.from({ length: 20_000 }, (_, i) => ({ a: i }));
+      assert.equal((await publish(items)).status, 202);
+      // Equal as JSON Schema defines it: keys in another order, 1.0 for 1.
+      const refused = await publish([...items, { a: 0.0 }]);
+      assertProblem(refused, 400);
+      assert.deepEqual(refused.body.errors, [
+        { path: '/events/0/data', message: 'must NOT have duplicate items (items ## 20000 and 0 are identical)' },
+      ]);
+      const reordered = await publish([{ x: 1, y: [1, { z: 2, w: 3 }] }, { y: [1, { w: 3, z: 2 }], x: 1 }]);
+      assertProblem(reordered, 400);
+      assert.equal((await publish([1, '1', [1], { 1: 1 }])).status, 202);
+    });
+
+    test('validation that runs past the time limit is answered 400, nothing is stored, and the next publish works', { timeout: 30_000 }, async () => {
+      const admin = await api().environment();
+      const publish = await typeWithSchema(api(), admin, 'exponential', EXPONENTIAL_SCHEMA);
+      const plain = await typeWithSchema(api(), admin, 'plain', { type: 'object', required: ['n'] });
+      assert.equal((await publish(nested(3))).status, 202);
+      const started = performance.now();
+      const refused = await publish(nested(40));
+      const took = performance.now() - started;
+      assertProblem(refused, 400);
+      assert.match(refused.body.detail, new RegExp(`longer than ${TIMEOUT_MS} ms`));
+      assert.equal(refused.body.errors[0].path, '/events');
+      assert.ok(took < TIMEOUT_MS + 5000, `answered after ${took} ms`);
+      assert.equal(await storedEvents(api(), admin), 1);
+      // The killed thread is replaced: the same environment validates again.
+      assert.equal((await plain({ n: 1 })).status, 202);
+      assertProblem(await plain({}), 400);
+      assert.equal((await publish(nested(2))).status, 202);
+    });
+
+    test("another environment is answered within 100 ms while the worst schemas are published", { timeout: 60_000 }, async () => {
+      const attacker = await api().environment();
+      const victim = await api().environment();
+      const attack = await typeWithSchema(api(), attacker, 'exponential', EXPONENTIAL_SCHEMA);
+      const redos = await typeWithSchema(api(), attacker, 'redos', { type: 'string', pattern: '(a+)+$' });
+      const victimPublish = await typeWithSchema(api(), victim, 'order.created', {
+        type: 'object',
+        properties: { id: { type: 'string', pattern: '^o_[0-9]+$' } },
+        required: ['id'],
+      });
+      assert.equal((await victimPublish({ id: 'o_0' })).status, 202); // the victim's thread is up
+
+      let attacking = true;
+      const attackerAnswers: number[] = [];
+      const attackLoop = async () => {
+        while (attacking) {
+          attackerAnswers.push((await attack(nested(40))).status);
+          attackerAnswers.push((await redos(`${'a'.repeat(50_000)}!`)).status);
+        }
+      };
+      const attackers = [attackLoop(), attackLoop(), attackLoop(), attackLoop()];
+
+      const latencies: number[] = [];
+      const timed = async (request: () => Promise<{ status: number }>, expected: number) => {
+        const started = performance.now();
+        const answer = await request();
+        latencies.push(performance.now() - started);
+        assert.equal(answer.status, expected);
+      };
+      const deadline = performance.now() + 4 * TIMEOUT_MS;
+      for (let i = 1; performance.now() < deadline || i < 20; i++) {
+        await timed(() => api().call('GET', '/v1/topics', { as: victim }), 200);
+        await timed(() => victimPublish({ id: `o_${i}` }), 202);
+        await timed(() => victimPublish({ id: 'x' }), 400);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      attacking = false;
+      await Promise.all(attackers);
+      assert.ok(attackerAnswers.includes(400), 'the attack was refused');
+      assert.ok(attackerAnswers.every((status) => status === 400 || status === 429), attackerAnswers.join(','));
+      const worst = Math.max(...latencies);
+      assert.ok(worst < 100, `the victim waited up to ${worst.toFixed(1)} ms (${latencies.length} requests)`);
+    });
+  },
+  { schemaTimeoutMs: TIMEOUT_MS },
+);
