@@ -22,7 +22,7 @@ import type { Worker } from 'node:worker_threads';
 
 const THREAD_BODY = new URL(import.meta.url.endsWith('.ts') ? './schema-thread.ts' : './schema-thread.mjs', import.meta.url);
 
-/** JSON text of schemas compiled on one thread before it retires. */
+/** JSON text of schemas compiled on one thread before it retires, by default. */
 export const THREAD_SCHEMA_BUDGET_BYTES = 4 * 1024 * 1024;
 /** Heap of one schema thread: room for the budget's validators (compiled code is ~20x its schema). */
 const THREAD_HEAP = { maxOldGenerationSizeMb: 160, maxYoungGenerationSizeMb: 16 };
@@ -36,6 +36,8 @@ export interface SchemaThreadOptions {
   timeoutMs: number;
   /** HERALD_SCHEMA_THREADS: how many threads may run jobs at once. */
   threads: number;
+  /** JSON text of schemas compiled on one thread before it retires; default THREAD_SCHEMA_BUDGET_BYTES. */
+  budgetBytes?: number;
 }
 
 /** Events of one publish call that share a schema: the type's schema and each event's data. */
@@ -97,6 +99,8 @@ export class SchemaThreads {
   /** Environments with a job running. */
   readonly #running = new Set<string>();
   #nextId = 0;
+  /** Threads started so far. */
+  #started = 0;
   #startFailedAt = Number.NEGATIVE_INFINITY;
   #closed = false;
 
@@ -154,25 +158,24 @@ export class SchemaThreads {
   }
 
   /**
-   * Starts waiting jobs on idle threads, oldest first, one per environment at a time. An
-   * environment whose job was killed waits for the thread started in its place, so that it never
-   * takes, one killed job after another, the threads other environments are using.
+   * Keeps the pool full and starts waiting jobs on idle threads, oldest first, one per environment
+   * at a time. Threads start as soon as the first job comes and are replaced at once when they end,
+   * so a job rarely waits for one to start. An environment whose job was killed waits for the
+   * thread started in its place, so that it never takes, one killed job after another, the threads
+   * other environments are using.
    */
   #pump(): void {
-    for (let i = 0; i < this.#waiting.length; ) {
+    if (this.#closed) return;
+    const pausing = performance.now() - this.#startFailedAt < START_FAILURE_PAUSE_MS;
+    while (!pausing && this.#threads.length < this.#options.threads) this.#start(null);
+    for (let i = 0; i < this.#waiting.length; i++) {
       const job = this.#waiting[i] as Job;
+      if (this.#running.has(job.environmentId)) continue;
       const reserved = this.#threads.find((t) => t.reservedFor === job.environmentId);
       const thread = reserved ?? this.#threads.find((t) => t.state === 'idle' && t.reservedFor === null);
-      if (this.#running.has(job.environmentId) || (thread && thread.state !== 'idle')) {
-        i++;
-        continue;
-      }
-      if (!thread) {
-        if (this.#threads.length < this.#options.threads) this.#start(null);
-        return;
-      }
+      if (!thread || thread.state !== 'idle') continue;
       thread.reservedFor = null;
-      this.#waiting.splice(i, 1);
+      this.#waiting.splice(i--, 1);
       this.#run(thread, job);
     }
   }
@@ -198,7 +201,7 @@ export class SchemaThreads {
     thread.job = null;
     if (job) this.#running.delete(job.environmentId);
     if (this.#threads.includes(thread)) {
-      if (thread.bytes > THREAD_SCHEMA_BUDGET_BYTES) this.#remove(thread);
+      if (thread.bytes > (this.#options.budgetBytes ?? THREAD_SCHEMA_BUDGET_BYTES)) this.#remove(thread);
       else thread.state = 'idle';
     }
     answer();
@@ -219,6 +222,7 @@ export class SchemaThreads {
   }
 
   #start(reservedFor: string | null): void {
+    this.#started++;
     const worker = startThread(this.threadBody, { resourceLimits: THREAD_HEAP });
     worker.unref();
     const thread: SchemaThread = {
@@ -281,9 +285,14 @@ export class SchemaThreads {
     this.#finish(thread, () => job.reject(outOfMemory ? invalid(message, [{ path: job.path, message }]) : unavailable(message)));
   }
 
-  /** Threads running now, and the schema JSON each has compiled: for tests and metrics. */
-  stats(): { threads: number; bytes: number[] } {
-    return { threads: this.#threads.length, bytes: this.#threads.map((t) => t.bytes) };
+  /** Threads running now, the schema JSON each has compiled, and jobs waiting: for tests and metrics. */
+  stats(): { threads: number; bytes: number[]; waiting: number; started: number } {
+    return {
+      threads: this.#threads.length,
+      bytes: this.#threads.map((t) => t.bytes),
+      waiting: this.#waiting.length,
+      started: this.#started,
+    };
   }
 
   async close(): Promise<void> {
