@@ -67,6 +67,8 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** HERALD_SCHEMA_TIMEOUT_MS; default 5000 here, so a loaded test machine never trips it by accident. */
   schemaTimeoutMs?: number;
+  /** JSON text of schemas compiled on one schema thread before it retires (default: Herald's). */
+  schemaBudgetBytes?: number;
   defaultMonthlyEventQuota?: number | null;
   /** Default true here: test receivers listen on 127.0.0.1. */
   allowPrivateUrls?: boolean;
@@ -125,7 +127,11 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
       maxEventsPerPublish: options.maxEventsPerPublish ?? 500,
     },
     defaultMonthlyEventQuota: options.defaultMonthlyEventQuota ?? null,
-    schemas: new SchemaThreads({ timeoutMs: options.schemaTimeoutMs ?? 5000, threads: 2 }),
+    schemas: new SchemaThreads({
+      timeoutMs: options.schemaTimeoutMs ?? 5000,
+      threads: 2,
+      ...(options.schemaBudgetBytes ? { budgetBytes: options.schemaBudgetBytes } : {}),
+    }),
     delivery: {
       allowPrivateUrls: options.allowPrivateUrls ?? true,
       ...(options.lookup ? { lookup: options.lookup } : {}),
