@@ -11,6 +11,7 @@ import type { CoreDeps } from '../core/deps.ts';
 import { HeraldError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { makeAuthHook } from './auth.ts';
+import { answerClientError } from './client-error.ts';
 import { useJsonBodyParser } from './json-body.ts';
 import { handleError, sendProblem } from './problem.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
@@ -53,6 +54,7 @@ function makeAjv(coerce: boolean): AjvInstance {
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    clientErrorHandler: answerClientError,
     bodyLimit: options.maxBodyBytes,
     logger:
       options.logLevel === false
