@@ -16,9 +16,11 @@ const PARSER_DETAILS: Record<string, string> = {
   HPE_UNEXPECTED_CONTENT_LENGTH: 'the request has more than one content-length header',
   HPE_INVALID_TRANSFER_ENCODING:
     'the transfer-encoding header is not valid, or is sent together with content-length',
-  HPE_INVALID_EOF_STATE: 'the connection was closed before the whole request arrived (a body shorter than its content-length)',
+  HPE_INVALID_EOF_STATE:
+    'the connection was closed before the whole request arrived (a body shorter than its content-length)',
   HPE_INVALID_METHOD:
-    'the request does not start with a valid method (bytes after a body longer than its content-length are read as a new request)',
+    'the request does not start with a valid method ' +
+    '(bytes after a body longer than its content-length are read as a new request)',
 };
 
 /** The problem to answer for a client error, or null when nothing should be written. */
