@@ -11,6 +11,7 @@ import { createEnvironment } from '../core/environments.ts';
 import { Sender } from '../delivery/send.ts';
 import type { Lookup } from '../delivery/url-guard.ts';
 import { buildApp } from '../http/app.ts';
+import type { HttpLimits } from '../http/server-limits.ts';
 import { LocalWakeup } from '../queue/wakeup.ts';
 import { makeSecretBox } from '../secret-box.ts';
 import { VERSION } from '../version.ts';
@@ -64,6 +65,8 @@ export interface ApiOptions {
   maxEventDataBytes?: number;
   maxEventsPerPublish?: number;
   maxBodyBytes?: number;
+  /** Server timeouts and connection limits, for tests that listen (see raw-http.ts). */
+  httpLimits?: Partial<HttpLimits>;
   defaultMonthlyEventQuota?: number | null;
   /** Default true here: test receivers listen on 127.0.0.1. */
   allowPrivateUrls?: boolean;
@@ -106,6 +109,7 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
     deps,
     rootToken: ROOT_TOKEN,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    ...(options.httpLimits ? { limits: options.httpLimits } : {}),
     logLevel: false,
   });
 
