@@ -2,6 +2,7 @@
  * The only reader of process.env. Parses and validates every HERALD_* variable once; a bad value
  * stops start-up with a message naming the variable. The README's configuration table mirrors this.
  */
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/server-limits.ts';
 
 export interface Config {
   /** HERALD_PORT, default 8080. */
@@ -42,6 +43,12 @@ export interface Config {
   readonly schemaTimeoutMs: number;
   /** HERALD_SCHEMA_THREADS, default 2: threads that compile and apply event types' JSON Schemas. */
   readonly schemaThreads: number;
+  /**
+   * The HTTP server's timeouts and connection limits: HERALD_HEADERS_TIMEOUT_MS (default 10000),
+   * HERALD_REQUEST_TIMEOUT_MS (30000), HERALD_KEEP_ALIVE_TIMEOUT_MS (65000), HERALD_SOCKET_TIMEOUT_MS
+   * (60000), HERALD_MAX_REQUESTS_PER_CONNECTION (1000), HERALD_MAX_CONNECTIONS (1024).
+   */
+  readonly httpLimits: Readonly<HttpLimits>;
   /** HERALD_LOG_LEVEL, default `info`. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -118,6 +125,32 @@ function smtpUrl(env: Env): string | null {
   return raw;
 }
 
+function httpLimits(env: Env): Readonly<HttpLimits> {
+  const d = DEFAULT_HTTP_LIMITS;
+  const limits: HttpLimits = {
+    headersTimeoutMs: integer(env, 'HERALD_HEADERS_TIMEOUT_MS', d.headersTimeoutMs, 100, 600_000),
+    requestTimeoutMs: integer(env, 'HERALD_REQUEST_TIMEOUT_MS', d.requestTimeoutMs, 100, 3_600_000),
+    keepAliveTimeoutMs: integer(env, 'HERALD_KEEP_ALIVE_TIMEOUT_MS', d.keepAliveTimeoutMs, 100, 3_600_000),
+    socketTimeoutMs: integer(env, 'HERALD_SOCKET_TIMEOUT_MS', d.socketTimeoutMs, 100, 3_600_000),
+    maxRequestsPerConnection: integer(
+      env,
+      'HERALD_MAX_REQUESTS_PER_CONNECTION',
+      d.maxRequestsPerConnection,
+      1,
+      1_000_000,
+    ),
+    maxConnections: integer(env, 'HERALD_MAX_CONNECTIONS', d.maxConnections, 1, 1_000_000),
+  };
+  // Node refuses a header timeout longer than the request timeout that contains it.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new ConfigError(
+      'HERALD_HEADERS_TIMEOUT_MS',
+      `must not be longer than HERALD_REQUEST_TIMEOUT_MS (${limits.requestTimeoutMs})`,
+    );
+  }
+  return Object.freeze(limits);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'HERALD_PORT', 8080, 0, 65535);
   const publicUrl = (text(env, 'HERALD_PUBLIC_URL') ?? `http://localhost:${port}`).replace(/\/+$/, '');
@@ -155,6 +188,7 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: integer(env, 'HERALD_LEASE_MS', 30_000, 1000, 3_600_000),
     schemaTimeoutMs: integer(env, 'HERALD_SCHEMA_TIMEOUT_MS', 1000, 10, 60_000),
     schemaThreads: integer(env, 'HERALD_SCHEMA_THREADS', 2, 1, 64),
+    httpLimits: httpLimits(env),
     logLevel: logLevel as Config['logLevel'],
   };
   return Object.freeze(config);

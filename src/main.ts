@@ -52,6 +52,7 @@ export async function serve(config: Config, role: Role = 'all'): Promise<Running
       deps,
       rootToken: config.rootToken,
       maxBodyBytes: config.maxBodyBytes,
+      limits: config.httpLimits,
       logLevel: config.logLevel === 'silent' ? false : config.logLevel,
     });
     await app.listen({ port: config.port, host: config.host });

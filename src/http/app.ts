@@ -13,6 +13,7 @@ import { VERSION } from '../version.ts';
 import { makeAuthHook } from './auth.ts';
 import { useJsonBodyParser } from './json-body.ts';
 import { handleError, sendProblem } from './problem.ts';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits, applyConnectionLimits, serverOptionsFor } from './server-limits.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { appRoutes } from './routes/apps.ts';
 import { categoryRoutes } from './routes/categories.ts';
@@ -33,6 +34,8 @@ export interface AppOptions {
   maxBodyBytes: number;
   /** pino level, or false for no request logging (tests). */
   logLevel: string | false;
+  /** Timeouts and connection limits of the server; each one missing takes its DEFAULT_HTTP_LIMITS value. */
+  limits?: Partial<HttpLimits>;
 }
 
 type AjvInstance = InstanceType<typeof Ajv>;
@@ -52,7 +55,9 @@ function makeAjv(coerce: boolean): AjvInstance {
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   const app = Fastify({
+    ...serverOptionsFor(limits),
     bodyLimit: options.maxBodyBytes,
     logger:
       options.logLevel === false
@@ -64,6 +69,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // handler unless routed here; they are problem+json like every other error.
     frameworkErrors: handleError,
   });
+
+  applyConnectionLimits(app.server, limits, app.log);
 
   const bodyAjv = makeAjv(false);
   const textAjv = makeAjv(true);

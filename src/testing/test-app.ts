@@ -12,6 +12,7 @@ import { SchemaThreads } from '../core/schemas/schema-threads.ts';
 import { Sender } from '../delivery/send.ts';
 import type { Lookup } from '../delivery/url-guard.ts';
 import { buildApp } from '../http/app.ts';
+import type { HttpLimits } from '../http/server-limits.ts';
 import { LocalWakeup } from '../queue/wakeup.ts';
 import { makeSecretBox } from '../secret-box.ts';
 import { VERSION } from '../version.ts';
@@ -69,6 +70,8 @@ export interface ApiOptions {
   schemaTimeoutMs?: number;
   /** JSON text of schemas compiled on one schema thread before it retires (default: Herald's). */
   schemaBudgetBytes?: number;
+  /** Server timeouts and connection limits, for tests that listen (see raw-http.ts). */
+  httpLimits?: Partial<HttpLimits>;
   defaultMonthlyEventQuota?: number | null;
   /** Default true here: test receivers listen on 127.0.0.1. */
   allowPrivateUrls?: boolean;
@@ -145,6 +148,7 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
     deps,
     rootToken: ROOT_TOKEN,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    ...(options.httpLimits ? { limits: options.httpLimits } : {}),
     logLevel: false,
   });
 
