@@ -22,3 +22,29 @@ describe('HERALD_SMTP_URL', () => {
     }
   });
 });
+
+describe('HERALD_SCHEMA_TIMEOUT_MS and HERALD_SCHEMA_THREADS', () => {
+  it('default to 1000 ms and 2 threads, and take whole numbers in range', () => {
+    assert.equal(loadConfig({}).schemaTimeoutMs, 1000);
+    assert.equal(loadConfig({}).schemaThreads, 2);
+    const config = loadConfig({ HERALD_SCHEMA_TIMEOUT_MS: '250', HERALD_SCHEMA_THREADS: '4' });
+    assert.equal(config.schemaTimeoutMs, 250);
+    assert.equal(config.schemaThreads, 4);
+  });
+
+  it('refuse anything else, naming the variable', () => {
+    for (const [name, value] of [
+      ['HERALD_SCHEMA_TIMEOUT_MS', '0'],
+      ['HERALD_SCHEMA_TIMEOUT_MS', '1s'],
+      ['HERALD_SCHEMA_TIMEOUT_MS', '600000'],
+      ['HERALD_SCHEMA_THREADS', '0'],
+      ['HERALD_SCHEMA_THREADS', 'two'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig({ [name]: value }),
+        (error: unknown) => error instanceof ConfigError && error.message.startsWith(`${name}:`),
+        `${name}=${value}`,
+      );
+    }
+  });
+});

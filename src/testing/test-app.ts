@@ -68,6 +68,8 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** HERALD_SCHEMA_TIMEOUT_MS; default 5000 here, so a loaded test machine never trips it by accident. */
   schemaTimeoutMs?: number;
+  /** The dialects to run on (default both): only for suites whose subject is not storage. */
+  dialects?: readonly Dialect[];
   /** JSON text of schemas compiled on one schema thread before it retires (default: Herald's). */
   schemaBudgetBytes?: number;
   /** Server timeouts and connection limits, for tests that listen (see raw-http.ts). */
@@ -203,7 +205,7 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
 
 /** Runs `suite` once per dialect, each with a fresh database and app. */
 export function describeApi(title: string, suite: (get: () => TestApi) => void, options: ApiOptions = {}): void {
-  for (const dialect of DIALECTS) {
+  for (const dialect of options.dialects ?? DIALECTS) {
     describe(`${title} [${dialect}]`, () => {
       let testStore: TestStore | undefined;
       let api: TestApi | undefined;

@@ -45,7 +45,7 @@ describeApi(
       const before = await settledHeap();
 
       const accepted: string[] = [];
-      for (let i = 0; i < 120; i++) {
+      for (let i = 0; i < 100; i++) {
         const name = `large.${i}`;
         const refused = i % 2 === 0;
         // A refused schema's example breaks its pattern, so the whole schema is compiled first.
@@ -66,11 +66,12 @@ describeApi(
       const schemaBytes = JSON.stringify(largeSchema(0)).length;
       assert.ok(stats.threads <= 2, `${stats.threads} schema threads`);
       assert.ok(stats.bytes.every((b) => b <= BUDGET + schemaBytes), `threads hold ${stats.bytes} bytes of schemas`);
-      // 180 schemas of ~30 KB went through threads of 512 KiB: they retired and were replaced.
-      assert.ok(stats.started >= 8, `${stats.started} threads started`);
+      // 150 schemas of ~30 KB went through threads of 512 KiB: they retired and were replaced.
+      assert.ok(stats.started >= 6, `${stats.started} threads started`);
       const grown = (await settledHeap()) - before;
       assert.ok(grown < 8 * 1024 * 1024, `the request thread's heap grew by ${(grown / 1e6).toFixed(1)} MB`);
     });
   },
-  { schemaBudgetBytes: BUDGET },
+  // The subject is the process's memory, not storage: one dialect is enough (and the flood is slow).
+  { schemaBudgetBytes: BUDGET, dialects: ['sqlite'] },
 );
