@@ -59,7 +59,7 @@ export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore> {
 
   constructor(protected readonly db: Kysely<Database>) {}
 
-  abstract migrate(upTo?: number): Promise<void>;
+  abstract migrate(): Promise<void>;
   abstract close(): Promise<void>;
   /** Serialises first-start bootstrap across processes (inside `trx`). */
   protected abstract lockForBootstrap(trx: Transaction<Database>): Promise<void>;

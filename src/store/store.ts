@@ -51,11 +51,8 @@ export type AcceptOutcome =
 
 export interface Store extends DeliveryStore {
   readonly dialect: Dialect;
-  /**
-   * Applies pending migrations; safe when several processes do it at once. `upTo` stops after that
-   * version (default: all), to build a database as an older Herald left it.
-   */
-  migrate(upTo?: number): Promise<void>;
+  /** Applies pending migrations; safe when several processes do it at once. */
+  migrate(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 

@@ -52,6 +52,8 @@ export interface TestApi {
   deps: CoreDeps;
   clock: ManualClock;
   dialect: Dialect;
+  /** The test database's HERALD_DATABASE_URL (for execOnTestDatabase). */
+  databaseUrl: string;
   call(method: string, url: string, options?: CallOptions): Promise<Answer>;
   /** A new environment and its admin key. */
   environment(name?: string, monthlyEventQuota?: number | null): Promise<Caller>;
@@ -81,8 +83,6 @@ export interface ApiOptions {
   lookup?: Lookup;
   /** HERALD_ENCRYPTION_KEY; null = unset. Default `test-encryption-key`. */
   encryptionKey?: string | null;
-  /** Leave the database at this migration (the test runs `deps.store.migrate()` for the rest). */
-  migrateUpTo?: number;
   /**
    * Run a delivery worker in-process (on the system clock: retries and schedules really wait,
    * so pair it with a fast HERALD_RETRY_SCHEDULE such as [20, 40]).
@@ -190,6 +190,7 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
     deps,
     clock,
     dialect,
+    databaseUrl: testStore.url,
     call,
     environment: async (name = 'test', monthlyEventQuota = null) => {
       const created = await createEnvironment(deps, { name, monthlyEventQuota });
@@ -210,7 +211,7 @@ export function describeApi(title: string, suite: (get: () => TestApi) => void, 
       let testStore: TestStore | undefined;
       let api: TestApi | undefined;
       before(async () => {
-        testStore = await makeTestStore(dialect, options.migrateUpTo);
+        testStore = await makeTestStore(dialect);
         api = await makeApi(dialect, testStore, options);
       });
       after(async () => {

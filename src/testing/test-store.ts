@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openStore } from '../store/open-store.ts';
 import type { Dialect, Store } from '../store/store.ts';
@@ -57,11 +58,31 @@ export interface TestStore {
   cleanup(): Promise<void>;
 }
 
-/** A migrated store on a fresh database (up to migration `migrateUpTo` when given, else all). */
-export async function makeTestStore(dialect: Dialect, migrateUpTo?: number): Promise<TestStore> {
+/** Runs `sql` on a test database over a connection of its own, as another process would. */
+export async function execOnTestDatabase(url: string, sql: string): Promise<void> {
+  if (url.startsWith('sqlite:')) {
+    const db = new Database(url.slice('sqlite:'.length));
+    try {
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A migrated store on a fresh database. */
+export async function makeTestStore(dialect: Dialect): Promise<TestStore> {
   const database = await createTestDatabase(dialect);
   const store = openStore(database.url);
-  await store.migrate(migrateUpTo);
+  await store.migrate();
   return {
     store,
     url: database.url,

@@ -1,8 +1,9 @@
 /**
- * Migration 0005 on a database an older Herald left at migration 0004, whose secrets are stored
- * untagged: plaintext (written without HERALD_ENCRYPTION_KEY) or `enc:v1:` (written with it).
- * Each keeps the reading it had: plaintext becomes `plain:…`, ciphertext stays as it is; afterwards
- * every secret reads back and is delivered as before.
+ * Migration 0005 on secrets an older Herald stored untagged: plaintext (written without
+ * HERALD_ENCRYPTION_KEY) or `enc:v1:` (written with it). Each keeps the reading it had: plaintext
+ * becomes `plain:…`, ciphertext stays as it is; afterwards every secret reads back and is delivered
+ * as before. The rows are made by this code, rewritten as the older Herald stored them, and then
+ * the migration runner is made to forget 0005 so that it applies it again, as to an old database.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -21,6 +22,7 @@ import {
 } from '../../src/testing/secrets-world.ts';
 import type { TestReceiver } from '../../src/testing/receiver.ts';
 import { describeApi } from '../../src/testing/test-app.ts';
+import { execOnTestDatabase } from '../../src/testing/test-store.ts';
 
 /** One subscription as the older Herald stored it, and what it must read as after the migration. */
 interface Legacy {
@@ -73,7 +75,7 @@ describeApi(
         plain('upper-case', 'ENC:V1:AAAA:BBBB:CCCC'),
       ];
 
-      // Created through the API at migration 0004 (this code), then written back as the older Herald stored them.
+      // Created through the API, then written back as the older Herald stored them.
       for (const legacy of legacies) {
         const receiver = await receivers.start();
         const sub = await subscribe(api().call, w.subscriber, {
@@ -88,6 +90,7 @@ describeApi(
         });
         subs.push({ legacy, id: sub.id, receiver });
       }
+      await execOnTestDatabase(api().databaseUrl, 'DELETE FROM herald_migrations WHERE version = 5');
       await api().deps.store.migrate();
     });
 
@@ -133,5 +136,5 @@ describeApi(
       }
     });
   },
-  { migrateUpTo: 4, worker: { retryScheduleMs: [20, 40] } },
+  { worker: { retryScheduleMs: [20, 40] } },
 );

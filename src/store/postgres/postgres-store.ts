@@ -44,10 +44,10 @@ export class PostgresStore extends KyselyDeliveryStore {
     return new PostgresStore(pool);
   }
 
-  async migrate(upTo = Number.POSITIVE_INFINITY): Promise<void> {
+  async migrate(): Promise<void> {
     const client = await this.pool.connect();
     try {
-      for (const migration of loadMigrations('postgres').filter((m) => m.version <= upTo)) {
+      for (const migration of loadMigrations('postgres')) {
         await client.query('BEGIN');
         try {
           // Two processes migrating at once: the second waits here, then sees the version applied.

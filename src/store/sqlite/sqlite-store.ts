@@ -122,13 +122,13 @@ export class SqliteStore extends KyselyDeliveryStore {
     return new SqliteStore(raw, WalCheckpointer.start(path));
   }
 
-  async migrate(upTo = Number.POSITIVE_INFINITY): Promise<void> {
+  async migrate(): Promise<void> {
     this.raw.exec(
       'CREATE TABLE IF NOT EXISTS herald_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
     );
     const isApplied = this.raw.prepare('SELECT 1 FROM herald_migrations WHERE version = ?');
     const record = this.raw.prepare('INSERT INTO herald_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-    for (const migration of loadMigrations('sqlite').filter((m) => m.version <= upTo)) {
+    for (const migration of loadMigrations('sqlite')) {
       // IMMEDIATE takes the write lock first, so a second process migrating waits, then skips.
       this.raw
         .transaction(() => {
