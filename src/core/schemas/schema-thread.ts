@@ -2,7 +2,6 @@
  * The body of a schema thread (see schema-threads.ts): one SchemaEngine, one job at a time.
  * Posts 'ready' once the engine is built, so a job's time limit never counts the thread's start.
  */
-import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { FieldProblem } from '../../errors.ts';
 import { SchemaEngine, type ValidationGroup } from './schema-engine.ts';
@@ -17,13 +16,6 @@ export type FromSchemaThread = 'ready' | { id: number; problems: FieldProblem[] 
 
 const port = parentPort;
 if (port) {
-  // On Linux a thread's nice value is its own: this thread yields the CPU to the one that serves
-  // every environment's requests, so a tenant's costly schema slows its own validation first.
-  try {
-    setPriority(10);
-  } catch {
-    // Where it cannot be lowered, the thread runs at the process's priority.
-  }
   const engine = new SchemaEngine();
   port.on('message', (job: ToSchemaThread) => {
     try {

@@ -2,20 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { HeraldError } from '../../errors.ts';
+import { EXPONENTIAL_SCHEMA, nestedArrays } from '../../testing/hostile-schemas.ts';
 import { MAX_WAITING_PER_ENVIRONMENT, type SchemaBatch, SchemaThreads } from './schema-threads.ts';
 
-const nested = (depth: number): unknown => (depth === 0 ? [] : [nested(depth - 1)]);
-const SLOW_SCHEMA = {
-  $defs: {
-    node: {
-      oneOf: [
-        { type: 'array', items: { $ref: '#/$defs/node' }, maxItems: 1 },
-        { type: 'array', items: { $ref: '#/$defs/node' }, minItems: 2 },
-      ],
-    },
-  },
-  $ref: '#/$defs/node',
-};
 
 const batch = (schema: object, data: unknown, typeName = 't'): SchemaBatch => ({
   typeName,
@@ -23,7 +12,7 @@ const batch = (schema: object, data: unknown, typeName = 't'): SchemaBatch => ({
   schema: schema as SchemaBatch['schema'],
   items: [[JSON.stringify(data), '/events/0/data']],
 });
-const slow = () => batch(SLOW_SCHEMA, nested(40), 'slow');
+const slow = () => batch(EXPONENTIAL_SCHEMA, nestedArrays(40), 'slow');
 const quick = (n: number) => batch({ type: 'integer', minimum: 0 }, n, 'quick');
 
 async function refusal(promise: Promise<unknown>): Promise<HeraldError> {

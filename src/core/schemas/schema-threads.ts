@@ -26,6 +26,12 @@ const THREAD_BODY = new URL(import.meta.url.endsWith('.ts') ? './schema-thread.t
 export const THREAD_SCHEMA_BUDGET_BYTES = 4 * 1024 * 1024;
 /** Heap of one schema thread: room for the budget's validators (compiled code is ~20x its schema). */
 const THREAD_HEAP = { maxOldGenerationSizeMb: 160, maxYoungGenerationSizeMb: 16 };
+/**
+ * Schema threads run at a lower priority than the thread that serves every environment's
+ * requests (on Linux each thread has its own nice value): a tenant's costly schema, and a thread
+ * starting in place of a killed one, take the CPU that the request thread leaves.
+ */
+const THREAD_NICE = 10;
 /** Jobs of one environment that may wait behind its running one. */
 export const MAX_WAITING_PER_ENVIRONMENT = 16;
 /** After a thread fails to start, new jobs are refused this long rather than retried in a loop. */
@@ -53,6 +59,8 @@ interface Job {
   environmentId: string;
   /** Where a timeout or failure of the whole job is reported. */
   path: string;
+  /** The compiled schemas the job uses: a thread that has them all runs it without compiling. */
+  keys: readonly string[];
   message(thread: SchemaThread): ToSchemaThread;
   resolve(problems: FieldProblem[]): void;
   reject(error: HeraldError): void;
@@ -112,7 +120,7 @@ export class SchemaThreads {
   check(environmentId: string, schema: JsonValue, example: JsonValue | undefined): Promise<FieldProblem[]> {
     const schemaJson = textOf(schema).json;
     const exampleJson = example === undefined ? undefined : JSON.stringify(example);
-    return this.#submit(environmentId, '/schema', (thread) => {
+    return this.#submit(environmentId, '/schema', [], (thread) => {
       thread.bytes += schemaJson.length;
       return { id: this.#nextId++, kind: 'check', schemaJson, exampleJson };
     });
@@ -124,7 +132,7 @@ export class SchemaThreads {
       const text = textOf(batch.schema);
       return { key: `${environmentId}\u0000${batch.typeName}\u0000${batch.schemaVersion}\u0000${text.digest}`, text, batch };
     });
-    return this.#submit(environmentId, '/events', (thread) => {
+    return this.#submit(environmentId, '/events', keyed.map(({ key }) => key), (thread) => {
       const groups: ValidationGroup[] = keyed.map(({ key, text, batch }) => {
         if (thread.keys.has(key)) return { key, items: batch.items };
         thread.bytes += text.json.length;
@@ -135,7 +143,7 @@ export class SchemaThreads {
     });
   }
 
-  #submit(environmentId: string, path: string, message: Job['message']): Promise<FieldProblem[]> {
+  #submit(environmentId: string, path: string, keys: readonly string[], message: Job['message']): Promise<FieldProblem[]> {
     if (this.#closed) return Promise.reject(unavailable('Herald is shutting down'));
     if (performance.now() - this.#startFailedAt < START_FAILURE_PAUSE_MS) {
       return Promise.reject(unavailable('schema validation is unavailable: its thread failed to start'));
@@ -152,7 +160,7 @@ export class SchemaThreads {
       );
     }
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ environmentId, path, message, resolve, reject });
+      this.#waiting.push({ environmentId, path, keys, message, resolve, reject });
       this.#pump();
     });
   }
@@ -171,13 +179,27 @@ export class SchemaThreads {
     for (let i = 0; i < this.#waiting.length; i++) {
       const job = this.#waiting[i] as Job;
       if (this.#running.has(job.environmentId)) continue;
-      const reserved = this.#threads.find((t) => t.reservedFor === job.environmentId);
-      const thread = reserved ?? this.#threads.find((t) => t.state === 'idle' && t.reservedFor === null);
+      const thread = this.#threads.find((t) => t.reservedFor === job.environmentId) ?? this.#idleThreadFor(job);
       if (!thread || thread.state !== 'idle') continue;
       thread.reservedFor = null;
       this.#waiting.splice(i--, 1);
       this.#run(thread, job);
     }
+  }
+
+  /**
+   * An idle thread for a job: one that has compiled every schema it uses, else the one that has
+   * compiled the fewest, so that a job with nothing compiled anywhere (a tenant whose threads were
+   * killed) takes a fresh thread and leaves other environments' warm ones to them.
+   */
+  #idleThreadFor(job: Job): SchemaThread | undefined {
+    let best: SchemaThread | undefined;
+    for (const thread of this.#threads) {
+      if (thread.state !== 'idle' || thread.reservedFor !== null) continue;
+      if (job.keys.length > 0 && job.keys.every((key) => thread.keys.has(key))) return thread;
+      if (!best || thread.keys.size < best.keys.size) best = thread;
+    }
+    return best;
   }
 
   #run(thread: SchemaThread, job: Job): void {
@@ -223,7 +245,7 @@ export class SchemaThreads {
 
   #start(reservedFor: string | null): void {
     this.#started++;
-    const worker = startThread(this.threadBody, { resourceLimits: THREAD_HEAP });
+    const worker = startThread(this.threadBody, { resourceLimits: THREAD_HEAP }, THREAD_NICE);
     worker.unref();
     const thread: SchemaThread = {
       worker,
