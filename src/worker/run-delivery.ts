@@ -128,10 +128,22 @@ export async function runDelivery(
   const outcome = classify(result, now);
   const number = delivery.attempts + 1;
   const attempt = attemptFrom(delivery, number, startedAt, loggableHeaders(request, subscription), result, outcome);
-  const decision = decide(outcome, number, subscription.maxRetries, now, ctx.retryScheduleMs);
+  return settleAttempt(ctx, report, subscription, attempt, outcome, now);
+}
+
+/** Decides what follows the attempt (retry, success, failure) and records both. */
+async function settleAttempt(
+  ctx: RunContext,
+  report: RunReport,
+  subscription: Subscription,
+  attempt: Attempt,
+  outcome: Outcome,
+  now: number,
+): Promise<RunReport> {
+  const decision = decide(outcome, attempt.number, subscription.maxRetries, now, ctx.retryScheduleMs);
   const effects = await ctx.settle({
-    environmentId: delivery.environmentId,
-    deliveryId: delivery.id,
+    environmentId: report.delivery.environmentId,
+    deliveryId: report.delivery.id,
     workerId: ctx.workerId,
     attempt,
     decision,
@@ -170,16 +182,5 @@ async function settleUnsent(
     error: { kind: 'secret_unavailable', message },
     outcome: 'failed',
   };
-  const now = ctx.clock.now();
-  const retry: Outcome = { kind: 'retry', retryAfterMs: null };
-  const decision = decide(retry, number, subscription.maxRetries, now, ctx.retryScheduleMs);
-  const effects = await ctx.settle({
-    environmentId: delivery.environmentId,
-    deliveryId: delivery.id,
-    workerId: ctx.workerId,
-    attempt,
-    decision,
-    now,
-  });
-  return { ...report, decision, effects, attempt };
+  return settleAttempt(ctx, report, subscription, attempt, { kind: 'retry', retryAfterMs: null }, ctx.clock.now());
 }
