@@ -16,18 +16,12 @@ import {
   UNAVAILABLE_SECRET,
   openSubscriptionSecrets,
   sealSubscriptionSecrets,
-  secretsUnavailableFor,
-  unavailableSecretsMessage,
 } from './subscription-secrets.ts';
-import { classify } from '../delivery/classify.ts';
-import { buildRequest, loggableHeaders } from '../delivery/request.ts';
 import { isValidSigningSecret, newSigningSecret } from '../delivery/sign.ts';
 import { checkUrlTarget } from '../delivery/url-guard.ts';
 import type {
-  Attempt,
   Page,
   PageRequest,
-  StoredEvent,
   Subscription,
   SubscriptionFormat,
   Topic,
@@ -75,11 +69,6 @@ export interface SubscriptionPatch extends SubscriptionFields {
   version?: number;
 }
 
-/** A `test` send's attempt: like a logged Attempt, but of no delivery and never stored. */
-export interface TestAttempt extends Omit<Attempt, 'deliveryId'> {
-  deliveryId: null;
-}
-
 const DEFAULTS = {
   events: ['*'] as readonly string[],
   format: 'cloudevents' as SubscriptionFormat,
@@ -94,7 +83,7 @@ const MAX_WRITE_TRIES = 5;
 
 // ── secrets at rest ─────────────────────────────────────────────────────────
 
-const openSecrets = (deps: CoreDeps, s: Subscription): Subscription =>
+export const openSecrets = (deps: CoreDeps, s: Subscription): Subscription =>
   openSubscriptionSecrets(deps.delivery.secrets, s);
 /** `stored`: the row as read before this write, whose unavailable secrets are kept as they are. */
 const sealSecrets = (deps: CoreDeps, s: Subscription, stored?: Subscription): Subscription =>
@@ -157,7 +146,7 @@ async function checkUrl(deps: CoreDeps, url: string, problems: FieldProblem[]): 
 // ── reading ─────────────────────────────────────────────────────────────────
 
 /** The subscription as stored (sealed), if it exists and the viewer may see its topic; else 404. */
-async function loadVisible(
+export async function loadVisible(
   deps: CoreDeps,
   environmentId: string,
   id: string,
@@ -483,99 +472,4 @@ export async function rotateSigningSecret(
     };
   });
   return saved.signingSecret;
-}
-
-// ── test send ───────────────────────────────────────────────────────────────
-
-/**
- * Sends one signed request of a synthetic event now (a fresh `msg_…` id), whatever the
- * subscription's status, and answers the attempt. Nothing is stored or retried.
- * `type` must be an event type of the subscription's topic; `data` defaults to null.
- */
-export async function sendTestEvent(
-  deps: CoreDeps,
-  environmentId: string,
-  id: string,
-  input: { type: string; data?: unknown },
-  viewer: Viewer,
-): Promise<TestAttempt> {
-  const { stored, topic } = await loadVisible(deps, environmentId, id, viewer);
-  if (!topic.eventTypes.includes(input.type)) {
-    throw invalid('the test event is not valid', [
-      { path: '/type', message: `${input.type} is not an event type of topic ${topic.name}` },
-    ]);
-  }
-  const dataJson = JSON.stringify(input.data === undefined ? null : input.data);
-  if (Buffer.byteLength(dataJson) > deps.limits.maxEventDataBytes) {
-    throw invalid('the test event is not valid', [
-      { path: '/data', message: `is larger than ${deps.limits.maxEventDataBytes} bytes` },
-    ]);
-  }
-  const subscription = openSecrets(deps, stored);
-  const startedAt = deps.clock.now();
-  const msgId = newId('msg', startedAt);
-  const unavailable = secretsUnavailableFor(subscription, startedAt);
-  if (unavailable.length > 0) {
-    return {
-      id: newId('att', startedAt),
-      deliveryId: null,
-      subscriptionId: subscription.id,
-      number: 1,
-      startedAt,
-      durationMs: 0,
-      requestHeaders: {},
-      outcome: 'failed',
-      responseStatus: null,
-      responseBody: null,
-      error: { kind: 'secret_unavailable', message: unavailableSecretsMessage(unavailable) },
-    };
-  }
-  const event: StoredEvent = {
-    id: msgId,
-    type: input.type,
-    source: null,
-    subject: null,
-    time: startedAt,
-    dataJson,
-    context: [],
-    topic: topic.name,
-    deliverAt: startedAt,
-    cancelledAt: null,
-    createdAt: startedAt,
-  };
-  const request = buildRequest({
-    subscription,
-    event,
-    environmentId,
-    msgId,
-    nowMs: startedAt,
-    userAgent: deps.delivery.userAgent,
-  });
-  const result = await deps.delivery.sender.send(request);
-  const outcome = classify(result, deps.clock.now());
-  const base = {
-    id: newId('att', startedAt),
-    deliveryId: null,
-    subscriptionId: subscription.id,
-    number: 1,
-    startedAt,
-    durationMs: result.durationMs,
-    requestHeaders: loggableHeaders(request, subscription),
-    outcome: outcome.kind === 'succeeded' ? ('succeeded' as const) : ('failed' as const),
-  };
-  if (result.kind === 'error') {
-    return {
-      ...base,
-      responseStatus: null,
-      responseBody: null,
-      error: { kind: result.errorKind, message: result.message },
-    };
-  }
-  return {
-    ...base,
-    responseStatus: result.status,
-    responseBody: result.body,
-    error:
-      outcome.kind === 'succeeded' ? null : { kind: 'http_status', message: `the receiver answered ${result.status}` },
-  };
 }

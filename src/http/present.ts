@@ -93,7 +93,7 @@ export const presentUsage = (u: Usage) => ({
 // ── subscriptions ─────────────────────────────────────────────────────────────
 // Types imported inline: this block is appended to the file, below its imports.
 type Subscription = import('../domain/types.ts').Subscription;
-type TestAttempt = import('../core/subscriptions.ts').TestAttempt;
+type TestAttempt = import('../core/subscription-test-send.ts').TestAttempt;
 
 /** What a masked `secretHeaderValue` reads as. */
 export const MASKED_SECRET = '********';

@@ -8,6 +8,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { sendTestEvent } from '../../core/subscription-test-send.ts';
 import * as subscriptions from '../../core/subscriptions.ts';
 import type { Subscription } from '../../domain/types.ts';
 import { type FieldProblem, invalid } from '../../errors.ts';
@@ -234,7 +235,7 @@ export const subscriptionRoutes: RouteModule = (app, deps) => {
     },
     async (request) =>
       presentAttempt(
-        await subscriptions.sendTestEvent(deps, env(request), request.params.id, request.body, callerOf(request)),
+        await sendTestEvent(deps, env(request), request.params.id, request.body, callerOf(request)),
       ),
   );
 };
