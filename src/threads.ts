@@ -51,13 +51,6 @@ function bundled(body: URL): URL {
   return out;
 }
 
-/**
- * @param nice the thread's nice value (Linux: each thread has its own), set before its module is
- * loaded, so that even the thread's start yields the CPU to the process's other threads.
- */
-export function startThread(body: URL, options: WorkerOptions, nice?: number): Worker {
-  const module = body.pathname.endsWith('.ts') ? bundled(body) : body;
-  if (nice === undefined) return new Worker(module, options);
-  const prelude = `try { require('node:os').setPriority(${Math.trunc(nice)}); } catch {}`;
-  return new Worker(`${prelude} import(${JSON.stringify(module.href)});`, { ...options, eval: true });
+export function startThread(body: URL, options: WorkerOptions): Worker {
+  return new Worker(body.pathname.endsWith('.ts') ? bundled(body) : body, options);
 }

@@ -26,12 +26,6 @@ const THREAD_BODY = new URL(import.meta.url.endsWith('.ts') ? './schema-thread.t
 export const THREAD_SCHEMA_BUDGET_BYTES = 4 * 1024 * 1024;
 /** Heap of one schema thread: room for the budget's validators (compiled code is ~20x its schema). */
 const THREAD_HEAP = { maxOldGenerationSizeMb: 160, maxYoungGenerationSizeMb: 16 };
-/**
- * Schema threads run at a lower priority than the thread that serves every environment's
- * requests (on Linux each thread has its own nice value): a tenant's costly schema, and a thread
- * starting in place of a killed one, take the CPU that the request thread leaves.
- */
-const THREAD_NICE = 10;
 /** Jobs of one environment that may wait behind its running one. */
 export const MAX_WAITING_PER_ENVIRONMENT = 16;
 /** After a thread fails to start, new jobs are refused this long rather than retried in a loop. */
@@ -245,7 +239,7 @@ export class SchemaThreads {
 
   #start(reservedFor: string | null): void {
     this.#started++;
-    const worker = startThread(this.threadBody, { resourceLimits: THREAD_HEAP }, THREAD_NICE);
+    const worker = startThread(this.threadBody, { resourceLimits: THREAD_HEAP });
     worker.unref();
     const thread: SchemaThread = {
       worker,
