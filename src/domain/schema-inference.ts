@@ -59,37 +59,71 @@ function inferObject(value: JsonObject): Schema {
 }
 
 function inferArray(items: JsonValue[]): Schema {
-  if (items.length === 0) return { type: 'array', items: {} };
-  return { type: 'array', items: items.map(inferValue).reduce(merge) };
+  return { type: 'array', items: items.length === 0 ? {} : mergeAll(items.map(inferValue)) };
 }
 
-/** The narrowest schema both samples satisfy. */
-function merge(a: Schema, b: Schema): Schema {
-  if (JSON.stringify(a) === JSON.stringify(b)) return a;
-  if (a.type === 'object' && b.type === 'object') {
-    const pa = a.properties as Schema;
-    const pb = b.properties as Schema;
-    const properties: Schema = {};
-    for (const key of new Set([...Object.keys(pa), ...Object.keys(pb)])) {
-      // Own properties only: a key such as "toString" or "constructor" must not find Object's.
-      const left = Object.hasOwn(pa, key) ? (pa[key] as Schema) : undefined;
-      const right = Object.hasOwn(pb, key) ? (pb[key] as Schema) : undefined;
-      properties[key] = left && right ? merge(left, right) : ((left ?? right) as Schema);
+/** What a schema describes, for merging: integers and numbers are one kind; `{}` is no information. */
+function kindOf(schema: Schema): string {
+  if (schema.type === 'integer') return 'number';
+  return typeof schema.type === 'string' ? schema.type : 'any';
+}
+
+/**
+ * The narrowest schema every sample's schema fits, in time linear in their total size (a sample
+ * of thousands of objects with different keys is merged in one pass, never pairwise). Samples of
+ * one kind merge into one schema: objects into one whose properties are merged per key and whose
+ * required keys are those every object has, arrays into one whose items are merged, integers and
+ * numbers into `number` (or `integer` when all are), strings keep a format all of them share.
+ * Several kinds give `anyOf`, in the order each kind first appears. `{}` (the items of an empty
+ * array) says nothing, so it counts only when nothing else is known.
+ */
+function mergeAll(schemas: readonly Schema[]): Schema {
+  const byKind = new Map<string, Schema[]>();
+  for (const schema of schemas) {
+    for (const alternative of (schema.anyOf as Schema[] | undefined) ?? [schema]) {
+      const kind = kindOf(alternative);
+      const group = byKind.get(kind);
+      if (group) group.push(alternative);
+      else byKind.set(kind, [alternative]);
     }
-    const requiredB = new Set(b.required as string[]);
-    return { type: 'object', properties, required: (a.required as string[]).filter((k) => requiredB.has(k)) };
   }
-  if (a.type === 'array' && b.type === 'array') {
-    return { type: 'array', items: merge(a.items as Schema, b.items as Schema) };
+  if (byKind.size > 1) byKind.delete('any');
+  const merged = [...byKind].map(([kind, group]) => mergeKind(kind, group));
+  return merged.length === 1 ? (merged[0] as Schema) : { anyOf: merged };
+}
+
+function mergeKind(kind: string, group: readonly Schema[]): Schema {
+  const first = group[0] as Schema;
+  switch (kind) {
+    case 'object': {
+      const values = new Map<string, Schema[]>();
+      const requiredBy = new Map<string, number>();
+      for (const schema of group) {
+        for (const [key, value] of Object.entries(schema.properties as Schema)) {
+          const list = values.get(key);
+          if (list) list.push(value as Schema);
+          else values.set(key, [value as Schema]);
+        }
+        for (const key of schema.required as string[]) requiredBy.set(key, (requiredBy.get(key) ?? 0) + 1);
+      }
+      // Keys come from a Map, so one named "toString" or "constructor" is the sample's own, never
+      // found on Object (request bodies with `__proto__` keys are refused before they get here).
+      const properties: Schema = {};
+      for (const [key, list] of values) properties[key] = mergeAll(list);
+      const required = [...values.keys()].filter((key) => requiredBy.get(key) === group.length);
+      return { type: 'object', properties, required };
+    }
+    case 'array':
+      return { type: 'array', items: mergeAll(group.map((schema) => schema.items as Schema)) };
+    case 'number':
+      return { type: group.some((schema) => schema.type === 'number') ? 'number' : 'integer' };
+    case 'string': {
+      const format = first.format;
+      return format !== undefined && group.every((schema) => schema.format === format) ? { type: 'string', format } : { type: 'string' };
+    }
+    default:
+      return first;
   }
-  const numeric = new Set(['integer', 'number']);
-  if (numeric.has(a.type as string) && numeric.has(b.type as string)) return { type: 'number' };
-  if (a.type === 'string' && b.type === 'string') return { type: 'string' }; // formats disagree
-  const alternatives = [...(a.anyOf as Schema[] | undefined) ?? [a], ...(b.anyOf as Schema[] | undefined) ?? [b]];
-  const unique = alternatives.filter(
-    (s, i) => alternatives.findIndex((t) => JSON.stringify(t) === JSON.stringify(s)) === i,
-  );
-  return { anyOf: unique };
 }
 
 export function inferSchema(example: JsonValue): JsonObject {
