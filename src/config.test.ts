@@ -48,3 +48,16 @@ describe('HERALD_SCHEMA_TIMEOUT_MS and HERALD_SCHEMA_THREADS', () => {
     }
   });
 });
+
+describe('HERALD_MAX_DELIVERIES_PER_PUBLISH', () => {
+  it('defaults to 50000 and refuses what is not a positive whole number', () => {
+    assert.equal(loadConfig({}).maxDeliveriesPerPublish, 50_000);
+    assert.equal(loadConfig({ HERALD_MAX_DELIVERIES_PER_PUBLISH: '1000' }).maxDeliveriesPerPublish, 1000);
+    for (const value of ['0', '-1', 'many']) {
+      assert.throws(
+        () => loadConfig({ HERALD_MAX_DELIVERIES_PER_PUBLISH: value }),
+        (error: unknown) => error instanceof ConfigError && error.message.startsWith('HERALD_MAX_DELIVERIES_PER_PUBLISH:'),
+      );
+    }
+  });
+});

@@ -35,6 +35,8 @@ export interface Config {
   readonly maxEventDataBytes: number;
   /** HERALD_MAX_EVENTS_PER_PUBLISH, default 500. */
   readonly maxEventsPerPublish: number;
+  /** HERALD_MAX_DELIVERIES_PER_PUBLISH, default 50000: deliveries (events × matching subscriptions) one publish call may create. */
+  readonly maxDeliveriesPerPublish: number;
   /** HERALD_MAX_INFLIGHT_PER_SUBSCRIPTION, default 16. */
   readonly maxInflightPerSubscription: number;
   /** HERALD_LEASE_MS, default 30000: how long a worker's claim on a delivery lasts (renewed while in flight). */
@@ -184,6 +186,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: integer(env, 'HERALD_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxEventDataBytes: integer(env, 'HERALD_MAX_EVENT_DATA_BYTES', 256 * 1024, 16, 64 * 1024 * 1024),
     maxEventsPerPublish: integer(env, 'HERALD_MAX_EVENTS_PER_PUBLISH', 500, 1, 10_000),
+    maxDeliveriesPerPublish: integer(env, 'HERALD_MAX_DELIVERIES_PER_PUBLISH', 50_000, 1, 10_000_000),
     maxInflightPerSubscription: integer(env, 'HERALD_MAX_INFLIGHT_PER_SUBSCRIPTION', 16, 1, 1000),
     leaseMs: integer(env, 'HERALD_LEASE_MS', 30_000, 1000, 3_600_000),
     schemaTimeoutMs: integer(env, 'HERALD_SCHEMA_TIMEOUT_MS', 1000, 10, 60_000),

@@ -20,7 +20,11 @@ export function coreDepsFor(
   return {
     store: withRegistryCache(store),
     clock: systemClock,
-    limits: { maxEventDataBytes: config.maxEventDataBytes, maxEventsPerPublish: config.maxEventsPerPublish },
+    limits: {
+      maxEventDataBytes: config.maxEventDataBytes,
+      maxEventsPerPublish: config.maxEventsPerPublish,
+      maxDeliveriesPerPublish: config.maxDeliveriesPerPublish,
+    },
     defaultMonthlyEventQuota: config.monthlyEventQuota,
     schemas: new SchemaThreads({ timeoutMs: config.schemaTimeoutMs, threads: config.schemaThreads }),
     delivery: {

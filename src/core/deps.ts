@@ -14,6 +14,8 @@ export interface CoreDeps {
     /** One event's serialised `data`, bytes. */
     maxEventDataBytes: number;
     maxEventsPerPublish: number;
+    /** Deliveries one publish call may create (events × matching subscriptions). */
+    maxDeliveriesPerPublish: number;
   };
   /** HERALD_MONTHLY_EVENT_QUOTA: the quota of environments created without one; null = unlimited. */
   defaultMonthlyEventQuota: number | null;

@@ -162,6 +162,15 @@ export async function publish(
   const seen = new Set<string>();
   const firsts = events.filter((e) => !seen.has(e.id) && Boolean(seen.add(e.id)));
   const deliveries = planDeliveries(firsts, topicsOf, targets, now);
+  // One call's deliveries are written in one transaction: without a bound, a topic with thousands
+  // of subscriptions would turn one call into millions of rows, held in memory and in the commit.
+  const maxDeliveries = deps.limits.maxDeliveriesPerPublish;
+  if (deliveries.length > maxDeliveries) {
+    throw invalid(
+      `the batch would create ${deliveries.length} deliveries (events × their subscriptions), more than the ${maxDeliveries} one publish call may create; nothing was stored: publish fewer events per call`,
+      [{ path: '/events', message: `would create more than ${maxDeliveries} deliveries` }],
+    );
+  }
   const month = monthOf(now);
   const outcome = await deps.store.acceptEvents(
     environmentId,

@@ -67,6 +67,7 @@ export const TEST_EPOCH = Date.UTC(2026, 2, 15, 12, 0, 0);
 export interface ApiOptions {
   maxEventDataBytes?: number;
   maxEventsPerPublish?: number;
+  maxDeliveriesPerPublish?: number;
   maxBodyBytes?: number;
   /** HERALD_SCHEMA_TIMEOUT_MS; default 5000 here, so a loaded test machine never trips it by accident. */
   schemaTimeoutMs?: number;
@@ -130,6 +131,7 @@ async function makeApi(dialect: Dialect, testStore: TestStore, options: ApiOptio
     limits: {
       maxEventDataBytes: options.maxEventDataBytes ?? 256 * 1024,
       maxEventsPerPublish: options.maxEventsPerPublish ?? 500,
+      maxDeliveriesPerPublish: options.maxDeliveriesPerPublish ?? 50_000,
     },
     defaultMonthlyEventQuota: options.defaultMonthlyEventQuota ?? null,
     schemas: new SchemaThreads({
