@@ -111,6 +111,23 @@ export interface SubscriptionStats {
   failedAttempts: number;
 }
 
+/** Where a retention pass stands: the environment and table it is on, and the last row it looked at. */
+export interface PruneCursor {
+  environmentId: string;
+  /** A pass prunes each environment's deliveries (with their attempts), then its events. */
+  table: 'deliveries' | 'events';
+  createdAt: number;
+  id: string;
+}
+
+/** What one retention round deleted, and where the next round starts (null: the pass is over). */
+export interface PruneRound {
+  deliveries: number;
+  attempts: number;
+  events: number;
+  next: PruneCursor | null;
+}
+
 export interface DeliveryStore {
   /** False when the name is taken in the topic. */
   insertSubscription(environmentId: string, subscription: Subscription): Promise<boolean>;
@@ -166,6 +183,15 @@ export interface DeliveryStore {
   cancelClaimedDelivery(environmentId: string, id: string, workerId: string, now: number): Promise<void>;
   /** The soonest `next_attempt_at` of waiting deliveries (only those later than `after`, if given), or null. */
   nextDueAt(after?: number): Promise<number | null>;
+
+  /**
+   * One short round of retention, in its own transaction: looks at the next `limit` rows (after
+   * `cursor`; null starts a pass) created before `horizon` and deletes those that may go. A
+   * delivery may go when its status is final (domain/delivery-status.ts), and its attempts go with
+   * it; an event may go when no delivery of it is left. Safe to run in several processes at once:
+   * rows another pruner holds are skipped, and the counts are of rows this call deleted.
+   */
+  pruneRound(horizon: number, limit: number, cursor: PruneCursor | null): Promise<PruneRound>;
 
   getDelivery(environmentId: string, id: string): Promise<Delivery | null>;
   listDeliveries(environmentId: string, filter: DeliveryFilter, page: PageRequest): Promise<Page<Delivery>>;

@@ -5,6 +5,7 @@
  * (PostgreSQL's one-statement batch).
  */
 import { sql } from 'kysely';
+import { FINAL_DELIVERY_STATUSES } from '../domain/delivery-status.ts';
 import type { Attempt, Delivery, DeliveryStatus, Page, PageRequest, StoredEvent, Subscription } from '../domain/types.ts';
 import { DELIVERY_INSERT, insertRows } from './bulk-insert.ts';
 import * as rows from './delivery-rows.ts';
@@ -16,6 +17,8 @@ import type {
   DeliveryFilter,
   FanoutTarget,
   NewDelivery,
+  PruneCursor,
+  PruneRound,
   SettleEffects,
   SettleInput,
   SubscriptionFilter,
@@ -23,6 +26,7 @@ import type {
 } from './delivery-store.ts';
 import { type KeyOrder, NEWEST_FIRST, pageQuery, toPage } from './keyset.ts';
 import { KyselyStore } from './kysely-store.ts';
+import { pruneRound } from './retention.ts';
 import { eventFromRow } from './rows.ts';
 import { settleBatch } from './settle-batch.ts';
 import type { Store } from './store.ts';
@@ -351,13 +355,17 @@ async claimEmailBudget(
     return toPage(found, page, BY_NUMBER, rows.attemptFromRow);
   }
 
+  pruneRound(horizon: number, limit: number, cursor: PruneCursor | null): Promise<PruneRound> {
+    return pruneRound(this.db, this.dialect, horizon, limit, cursor);
+  }
+
   async requeueDelivery(environmentId: string, id: string, now: number): Promise<boolean> {
     const result = await this.db
       .updateTable('deliveries')
       .set({ status: 'pending', next_attempt_at: now, updated_at: now })
       .where('environment_id', '=', environmentId)
       .where('id', '=', id)
-      .where('status', 'in', ['succeeded', 'failed', 'cancelled'])
+      .where('status', 'in', FINAL_DELIVERY_STATUSES)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }

@@ -1,6 +1,6 @@
 /**
  * The delivery side of a Herald process: the worker that claims, sends and settles, and the
- * maintenance beside it (lease reaper, operational events, failure emails): what `herald serve`
+ * maintenance beside it (lease reaper, operational events, failure emails, retention): what `herald serve`
  * runs for `--role worker` and `--role all`.
  */
 import { hostname } from 'node:os';
@@ -34,7 +34,11 @@ export async function startDeliveryService(options: DeliveryServiceOptions): Pro
     userAgent,
     connectionsPerOrigin: DEFAULT_CONCURRENCY,
   });
-  const maintenance = new Maintenance({ deps, config });
+  const maintenance = new Maintenance({
+    deps,
+    config,
+    onError: (error) => process.stderr.write(`herald maintenance: ${(error as Error).stack ?? String(error)}\n`),
+  });
   const worker = new Worker({
     // The registry-caching store: a settle that disables a subscription drops its environment.
     store,

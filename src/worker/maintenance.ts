@@ -1,17 +1,20 @@
 /**
  * The worker's side jobs: returning expired leases to the queue, reacting to settled attempts
- * (operational events, failure emails), and sending the emails owed.
+ * (operational events, failure emails), sending the emails owed, and retention (pruner.ts, on
+ * its own slower timer so that a long pass never delays the reaper).
  */
 import type { Config } from '../config.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { emitOperationalEvent } from '../core/operational.ts';
 import { OPERATIONAL_TOPIC } from '../domain/names.ts';
 import { FailureMailer } from './notifications.ts';
+import { Pruner } from './pruner.ts';
 import type { RunReport } from './run-delivery.ts';
 
 export interface MaintenanceOptions {
   deps: CoreDeps;
-  config: Pick<Config, 'smtpUrl' | 'emailFrom' | 'publicUrl'>;
+  /** Without `retentionDays` nothing is pruned (in-process test workers, which run on real time). */
+  config: Pick<Config, 'smtpUrl' | 'emailFrom' | 'publicUrl'> & Partial<Pick<Config, 'retentionDays'>>;
   /** How often expired leases are reaped and owed emails sent. Default 5 s. */
   intervalMs?: number;
   onError?: (error: unknown) => void;
@@ -21,19 +24,28 @@ export class Maintenance {
   private timer: NodeJS.Timeout | null = null;
   private readonly mailer: FailureMailer | null;
   private running: Promise<void> | null = null;
+  /** Retention, when the config sets it. */
+  readonly pruner: Pruner | null;
 
   constructor(private readonly options: MaintenanceOptions) {
     const { smtpUrl, emailFrom, publicUrl } = options.config;
     this.mailer = smtpUrl ? new FailureMailer({ store: options.deps.store, smtpUrl, from: emailFrom, publicUrl }) : null;
+    const { retentionDays } = options.config;
+    this.pruner =
+      retentionDays === undefined
+        ? null
+        : new Pruner({ store: options.deps.store, clock: options.deps.clock, retentionDays, onError: options.onError });
   }
 
   start(): void {
     this.timer = setInterval(() => void this.tick(), this.options.intervalMs ?? 5000);
     this.timer.unref();
+    this.pruner?.start();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.pruner?.stop();
     await this.running;
     await this.mailer?.close();
   }
