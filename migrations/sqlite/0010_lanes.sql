@@ -1,0 +1,17 @@
+-- A lane is one subscription's queue (src/queue/): its row keeps the rate limit's gate,
+-- `next_send_at`, the soonest the next request to the subscription may start. (One process owns
+-- a SQLite queue, so no lane is ever locked here.)
+CREATE TABLE lanes (
+  environment_id TEXT NOT NULL,
+  subscription_id TEXT NOT NULL,
+  next_send_at INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (environment_id, subscription_id)
+) WITHOUT ROWID;
+CREATE INDEX lanes_by_next_send ON lanes (next_send_at);
+INSERT INTO lanes (environment_id, subscription_id) SELECT environment_id, id FROM subscriptions;
+
+-- The batch a delivery went out in (`bat_…`): kept across retries, so the batch keeps its id.
+ALTER TABLE deliveries ADD COLUMN batch_id TEXT;
+-- FIFO order is rowid order: one writer, and a publish inserts in array order.
+CREATE INDEX deliveries_waiting_in_order ON deliveries (environment_id, subscription_id)
+  WHERE status IN ('pending', 'scheduled');

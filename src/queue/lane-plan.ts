@@ -1,0 +1,82 @@
+/**
+ * What each lane (one subscription's queue) may start now: the gates of SPEC §4/§5 in one place,
+ * used by both dialects' claims under the lanes' locks.
+ *
+ * - In-flight cap: at most `cap` requests of a lane in flight; FIFO lanes at most one.
+ * - FIFO: the head (the oldest waiting delivery in commit order) goes first, alone; the claim
+ *   takes it only when it is due, so its retries hold everything behind it.
+ * - Rate limit: requests start at least 1/rate s apart. A claim may book several sends ahead of
+ *   time (each with its own `sendAt`, which the worker waits for), up to RATE_HORIZON_MS ahead.
+ * - Fairness: rank 1 of every lane before rank 2 of any (a lane's rank counts what it already has
+ *   in flight), so a backlog never starves another lane's first delivery.
+ */
+
+/** How far ahead a claim books a rate-limited lane's sends. */
+export const RATE_HORIZON_MS = 200;
+/**
+ * Requests are booked this much further apart than 1/rate: a request leaves a little after its
+ * booked time (timers, the send thread), and without room to spare two late-and-early neighbours
+ * would put rate + 1 requests into some 1 s window at the receiver.
+ */
+export const RATE_SPACING_MARGIN = 1.02;
+
+export interface LaneGates {
+  ordering: 'unordered' | 'fifo';
+  rateLimitPerSecond: number | null;
+}
+
+export interface LaneState extends LaneGates {
+  /** Requests of the lane in flight now. */
+  inFlight: number;
+  /** When the rate limit next lets a request start (0: no limit has booked anything). */
+  nextSendAt: number;
+}
+
+/** Milliseconds between two requests of a lane limited to `rate` per second. */
+export function rateIntervalMs(rate: number): number {
+  return (1000 / rate) * RATE_SPACING_MARGIN;
+}
+
+/** The most requests the lane may start in this claim, before fairness shares out the claim's limit. */
+export function laneRoom(lane: LaneState, cap: number, now: number): number {
+  const limit = lane.ordering === 'fifo' ? 1 : cap;
+  let room = Math.max(0, limit - lane.inFlight);
+  if (lane.rateLimitPerSecond !== null) {
+    if (lane.nextSendAt > now) return 0;
+    room = Math.min(room, Math.max(1, Math.floor(RATE_HORIZON_MS / rateIntervalMs(lane.rateLimitPerSecond))));
+  }
+  return room;
+}
+
+/**
+ * Shares `limit` requests among lanes, given in priority order (fewest in flight first, then the
+ * longest waiting), by rank: rank r of a lane is its (r - inFlight)-th new request. Returns how many
+ * each lane may take.
+ */
+export function shareByRank(lanes: readonly { inFlight: number; room: number }[], limit: number): number[] {
+  const takes = lanes.map(() => 0);
+  let total = 0;
+  const top = lanes.reduce((most, lane) => Math.max(most, lane.inFlight + lane.room), 0);
+  for (let rank = 1; rank <= top && total < limit; rank++) {
+    for (let i = 0; i < lanes.length && total < limit; i++) {
+      const lane = lanes[i] as { inFlight: number; room: number };
+      if (rank > lane.inFlight && rank <= lane.inFlight + lane.room) {
+        takes[i] = (takes[i] as number) + 1;
+        total++;
+      }
+    }
+  }
+  return takes;
+}
+
+/**
+ * The booked start times of `count` requests a claim took from a rate-limited lane, and the
+ * lane's next gate. Without a limit every request may start now and the gate stays where it was.
+ */
+export function bookSends(lane: LaneState, count: number, now: number): { sendAts: number[]; nextSendAt: number } {
+  if (lane.rateLimitPerSecond === null || count === 0) return { sendAts: Array(count).fill(now), nextSendAt: lane.nextSendAt };
+  const interval = rateIntervalMs(lane.rateLimitPerSecond);
+  const start = Math.max(now, lane.nextSendAt);
+  const sendAts = Array.from({ length: count }, (_, i) => Math.ceil(start + i * interval));
+  return { sendAts, nextSendAt: Math.ceil(start + count * interval) };
+}
