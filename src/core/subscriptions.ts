@@ -23,7 +23,9 @@ import type {
   Page,
   PageRequest,
   Subscription,
+  SubscriptionBatch,
   SubscriptionFormat,
+  SubscriptionOrdering,
   Topic,
 } from '../domain/types.ts';
 import { viewOf } from '../domain/visibility.ts';
@@ -45,11 +47,15 @@ export interface SubscriptionFields {
   events?: string[];
   url?: string;
   format?: SubscriptionFormat;
+  /** null clears it; an object replaces it whole. */
+  batch?: SubscriptionBatch | null;
   headers?: Record<string, string>;
   secretHeaderName?: string | null;
   secretHeaderValue?: string | null;
   maxRetries?: number;
   timeoutMs?: number;
+  rateLimitPerSecond?: number | null;
+  ordering?: SubscriptionOrdering;
   failureEmail?: string | null;
   language?: string;
   /** Input only: false = disabled (`disabledReason: manual`), true = enabled (failure count reset). */
@@ -72,6 +78,7 @@ export interface SubscriptionPatch extends SubscriptionFields {
 const DEFAULTS = {
   events: ['*'] as readonly string[],
   format: 'cloudevents' as SubscriptionFormat,
+  ordering: 'unordered' as SubscriptionOrdering,
   maxRetries: 3,
   timeoutMs: 5000,
   language: 'en-US',
@@ -234,13 +241,15 @@ const PLAIN_FIELDS = [
   'secretHeaderValue',
   'maxRetries',
   'timeoutMs',
+  'rateLimitPerSecond',
+  'ordering',
   'failureEmail',
   'language',
   'disableAfterFailures',
 ] as const satisfies readonly (keyof SubscriptionFields & keyof Subscription)[];
 
 function withFields(s: Subscription, f: SubscriptionFields): Subscription {
-  const { enabled, events, metadata, headers } = f;
+  const { enabled, events, metadata, headers, batch } = f;
   const next: Subscription = { ...s };
   // An allow-list, not a spread: a caller's object never reaches id, topic, secrets or counters.
   for (const key of PLAIN_FIELDS) {
@@ -249,6 +258,7 @@ function withFields(s: Subscription, f: SubscriptionFields): Subscription {
   if (metadata !== undefined) next.metadata = { ...metadata };
   if (headers !== undefined) next.headers = { ...headers };
   if (events !== undefined) next.events = [...new Set(events)];
+  if (batch !== undefined) next.batch = batch && { maxEvents: batch.maxEvents, maxWaitMs: batch.maxWaitMs };
   return applyEnabled(next, enabled);
 }
 
@@ -276,11 +286,14 @@ export async function createSubscription(
     events: [...DEFAULTS.events],
     url: input.url,
     format: DEFAULTS.format,
+    batch: null,
     headers: {},
     secretHeaderName: null,
     secretHeaderValue: null,
     maxRetries: DEFAULTS.maxRetries,
     timeoutMs: DEFAULTS.timeoutMs,
+    rateLimitPerSecond: null,
+    ordering: DEFAULTS.ordering,
     failureEmail: null,
     language: DEFAULTS.language,
     status: 'enabled',

@@ -131,6 +131,13 @@ export interface PageRequest {
 export type SubscriptionFormat = 'cloudevents' | 'data';
 export type SubscriptionStatus = 'enabled' | 'disabled';
 export type DisabledReason = 'manual' | 'failures' | 'gone';
+/** `fifo`: one delivery in flight at a time, in publish order; `unordered`: no such limit. */
+export type SubscriptionOrdering = 'unordered' | 'fifo';
+/** Events aggregated into one request: at most `maxEvents` (1..1000), held at most `maxWaitMs` (0..60000). */
+export interface SubscriptionBatch {
+  maxEvents: number;
+  maxWaitMs: number;
+}
 
 export interface Subscription {
   id: string;
@@ -143,11 +150,16 @@ export interface Subscription {
   events: string[];
   url: string;
   format: SubscriptionFormat;
+  /** null: one event per request. */
+  batch: SubscriptionBatch | null;
   headers: Record<string, string>;
   secretHeaderName: string | null;
   secretHeaderValue: string | null;
   maxRetries: number;
   timeoutMs: number;
+  /** Requests spaced at least 1/rate seconds apart (0.01..10000, fractions allowed); null = unlimited. */
+  rateLimitPerSecond: number | null;
+  ordering: SubscriptionOrdering;
   failureEmail: string | null;
   language: string;
   status: SubscriptionStatus;

@@ -6,7 +6,9 @@ import type {
   DeliveryStatus,
   DisabledReason,
   Subscription,
+  SubscriptionBatch,
   SubscriptionFormat,
+  SubscriptionOrdering,
   SubscriptionStatus,
 } from '../domain/types.ts';
 import { type Viewer, fullView } from '../domain/visibility.ts';
@@ -23,6 +25,10 @@ const scopeFromColumn = (json: string | null): Viewer =>
 const scopeToColumn = (scope: Viewer): string | null =>
   scope.role === 'subscriber' ? JSON.stringify(scope.permissions) : null;
 
+/** Batching in its two columns: both null, or both set (the API takes both or none). */
+const batchFromColumns = (maxEvents: number | null, maxWaitMs: number | null): SubscriptionBatch | null =>
+  maxEvents === null || maxWaitMs === null ? null : { maxEvents, maxWaitMs };
+
 export const subscriptionFromRow = (row: SubscriptionsTable): Subscription => ({
   id: row.id,
   topic: row.topic,
@@ -33,11 +39,14 @@ export const subscriptionFromRow = (row: SubscriptionsTable): Subscription => ({
   events: JSON.parse(row.events_json) as string[],
   url: row.url,
   format: row.format as SubscriptionFormat,
+  batch: batchFromColumns(row.batch_max_events, row.batch_max_wait_ms),
   headers: JSON.parse(row.headers_json) as Record<string, string>,
   secretHeaderName: row.secret_header_name,
   secretHeaderValue: row.secret_header_value,
   maxRetries: row.max_retries,
   timeoutMs: row.timeout_ms,
+  rateLimitPerSecond: row.rate_limit_per_second,
+  ordering: row.ordering as SubscriptionOrdering,
   failureEmail: row.failure_email,
   language: row.language,
   status: row.status as SubscriptionStatus,
@@ -69,11 +78,15 @@ export const subscriptionToRow = (
   events_json: JSON.stringify(s.events),
   url: s.url,
   format: s.format,
+  batch_max_events: s.batch?.maxEvents ?? null,
+  batch_max_wait_ms: s.batch?.maxWaitMs ?? null,
   headers_json: JSON.stringify(s.headers),
   secret_header_name: s.secretHeaderName,
   secret_header_value: s.secretHeaderValue,
   max_retries: s.maxRetries,
   timeout_ms: s.timeoutMs,
+  rate_limit_per_second: s.rateLimitPerSecond,
+  ordering: s.ordering,
   failure_email: s.failureEmail,
   language: s.language,
   status: s.status,

@@ -96,11 +96,18 @@ export interface SubscriptionsTable {
   events_json: string;
   url: string;
   format: string;
+  /** Both batch columns null (one event per request) or both set. */
+  batch_max_events: number | null;
+  batch_max_wait_ms: number | null;
   headers_json: string;
   secret_header_name: string | null;
   secret_header_value: string | null;
   max_retries: number;
   timeout_ms: number;
+  /** null = unlimited; may be a fraction. */
+  rate_limit_per_second: number | null;
+  /** 'unordered' or 'fifo'. */
+  ordering: string;
   failure_email: string | null;
   language: string;
   status: string;

@@ -10,19 +10,30 @@ const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null
  * dropped silently), before the schema runs, so the message says "not supported yet" and not just
  * "unknown field".
  */
-export const UNSUPPORTED_FIELDS: readonly string[] = [
-  'filter',
-  'contextFilters',
-  'transform',
-  'batch',
-  'ordering',
-  'rateLimitPerSecond',
-];
+export const UNSUPPORTED_FIELDS: readonly string[] = ['filter', 'contextFilters', 'transform'];
 
 const EventSelector = Type.String({
   pattern: '^(\\*|[A-Za-z0-9][A-Za-z0-9_.:-]{0,127})$',
   description: 'an event type of the topic, or * for all',
 });
+
+/** Both limits are required: PATCH replaces the whole object (null clears it). */
+const Batch = Type.Object(
+  {
+    maxEvents: Type.Integer({ minimum: 1, maximum: 1000, description: 'events per request at most' }),
+    maxWaitMs: Type.Integer({
+      minimum: 0,
+      maximum: 60000,
+      description: 'how long the first event of a batch may wait for more',
+    }),
+  },
+  {
+    ...strict,
+    description:
+      'aggregate events into one request (application/cloudevents-batch+json, or a JSON array for format data); ' +
+      'default null: one event per request',
+  },
+);
 
 const StringMap = (description: string, keyMax: number, valueMax: number) =>
   Type.Record(Type.String(), Text({ maxLength: valueMax }), {
@@ -38,6 +49,7 @@ const fields = {
   metadata: Type.Optional(StringMap('free string → string map (at most 50 entries)', 128, 1024)),
   events: Type.Optional(Type.Array(EventSelector, { minItems: 1, maxItems: 1000, description: 'default ["*"]' })),
   format: Type.Optional(Type.Enum(['cloudevents', 'data'], { description: 'default cloudevents' })),
+  batch: Type.Optional(nullable(Batch)),
   headers: Type.Optional(
     Type.Record(Type.String(), Type.String({ maxLength: 4096 }), {
       maxProperties: 50,
@@ -58,6 +70,22 @@ const fields = {
     Type.Integer({ minimum: 0, maximum: 25, description: 'retries after the first attempt; default 3' }),
   ),
   timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 30000, description: 'per attempt; default 5000' })),
+  rateLimitPerSecond: Type.Optional(
+    nullable(
+      Type.Number({
+        minimum: 0.01,
+        maximum: 10000,
+        description:
+          'requests spaced at least 1/rate seconds apart (fractions allowed: 0.5 = one every 2 s); excess waits, ' +
+          'nothing is dropped; default null: unlimited',
+      }),
+    ),
+  ),
+  ordering: Type.Optional(
+    Type.Enum(['unordered', 'fifo'], {
+      description: 'fifo: one delivery in flight at a time, in publish order; default unordered',
+    }),
+  ),
   failureEmail: Type.Optional(nullable(Type.String({ format: 'email', maxLength: 254 }))),
   language: Type.Optional(
     Type.String({
