@@ -120,7 +120,8 @@ export const EVENT_INSERT: InsertShape<EventsTable> = {
   suffix: 'on conflict (environment_id, id) do nothing returning id',
 };
 
-export const DELIVERY_INSERT: InsertShape<DeliveriesTable> = {
+/** New deliveries have no batch yet: batch_id is the queue's to set. */
+export const DELIVERY_INSERT: InsertShape<Omit<DeliveriesTable, 'batch_id'>> = {
   table: 'deliveries',
   columns: {
     environment_id: 'text',

@@ -12,7 +12,8 @@ import type {
   SubscriptionStatus,
 } from '../domain/types.ts';
 import { type Viewer, fullView } from '../domain/visibility.ts';
-import type { ClaimedDelivery, FanoutTarget, NewDelivery } from './delivery-store.ts';
+import type { ClaimedDelivery } from '../queue/queue.ts';
+import type { FanoutTarget, NewDelivery } from './delivery-store.ts';
 import type { AttemptsTable, DeliveriesTable, SubscriptionsTable } from './schema.ts';
 
 /**

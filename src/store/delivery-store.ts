@@ -1,6 +1,6 @@
 /**
- * The delivery half of the Store interface: subscriptions, the deliveries queue, the attempt log.
- * The deliveries table is the queue: claim (lease) → send → settle, with leases reaped on expiry.
+ * The delivery half of the Store interface: subscriptions, deliveries as the API and fan-out see
+ * them, and the attempt log. Claiming, leases and settling are the queue's (src/queue/).
  */
 import type {
   Attempt,
@@ -40,60 +40,6 @@ export interface FanoutTarget {
   events: string[];
   /** Subscription.scope: what operational events it may receive. */
   scope: Viewer;
-}
-
-export interface ClaimOptions {
-  workerId: string;
-  now: number;
-  /** Most deliveries to claim in this call. */
-  limit: number;
-  /** Most deliveries of one subscription in flight at once, counting those already leased. */
-  perSubscriptionCap: number;
-  leaseMs: number;
-}
-
-export interface ClaimedDelivery extends Delivery {
-  environmentId: string;
-}
-
-/** A claimed delivery with what sending it needs: null where its event or subscription is gone. */
-export interface ClaimedWork {
-  delivery: ClaimedDelivery;
-  event: StoredEvent | null;
-  subscription: Subscription | null;
-}
-
-export interface ClaimedBatch {
-  work: ClaimedWork[];
-  /**
-   * False when the claim left no due delivery waiting for a free slot: a delivery settling then
-   * gives a claim nothing to take, so the worker need not claim again until new work arrives.
-   */
-  moreDue: boolean;
-}
-
-export type SettleDecision =
-  | { kind: 'succeeded' }
-  | { kind: 'retry'; nextAttemptAt: number }
-  /** Retries exhausted (`gone: false`), or the receiver answered 410 (`gone: true`). */
-  | { kind: 'failed'; gone: boolean };
-
-export interface SettleInput {
-  environmentId: string;
-  deliveryId: string;
-  workerId: string;
-  attempt: Attempt;
-  decision: SettleDecision;
-  now: number;
-}
-
-/** What settling did to the subscription, for operational events and emails. */
-export interface SettleEffects {
-  /** False when the lease had been lost (another worker owns the delivery now). */
-  settled: boolean;
-  recovered: boolean;
-  disabled: DisabledReason | null;
-  consecutiveFailures: number;
 }
 
 export interface DeliveryFilter {
@@ -167,22 +113,6 @@ export interface DeliveryStore {
 
   /** Inserts deliveries (replay, operational events). */
   insertDeliveries(environmentId: string, deliveries: readonly NewDelivery[]): Promise<void>;
-  /** Leases due deliveries fairly across subscriptions and environments. */
-  claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]>;
-  /** claimDueDeliveries, with each delivery's event and subscription read alongside (the worker's claim). */
-  claimDueWork(options: ClaimOptions): Promise<ClaimedBatch>;
-  /** Pushes the lease of in-flight deliveries forward. */
-  extendLeases(workerId: string, keys: readonly { environmentId: string; id: string }[], until: number): Promise<void>;
-  /** Returns expired leases to the queue; with `all`, every lease (SQLite restart). */
-  releaseLeases(now: number, all: boolean): Promise<number>;
-  /** Records the attempt and moves the delivery (and the subscription's failure count) on, atomically. */
-  settleDelivery(input: SettleInput): Promise<SettleEffects>;
-  /** Many settles in one transaction, each as settleDelivery would; effects in input order. */
-  settleDeliveries(inputs: readonly SettleInput[]): Promise<SettleEffects[]>;
-  /** Cancels a delivery this worker holds without an attempt (its subscription is gone or disabled). */
-  cancelClaimedDelivery(environmentId: string, id: string, workerId: string, now: number): Promise<void>;
-  /** The soonest `next_attempt_at` of waiting deliveries (only those later than `after`, if given), or null. */
-  nextDueAt(after?: number): Promise<number | null>;
 
   /**
    * One short round of retention, in its own transaction: looks at the next `limit` rows (after

@@ -1,26 +1,19 @@
 /**
- * The delivery half of the store, written once for both dialects: subscriptions, the deliveries
- * queue and the attempt log. Dialects supply the claim (lockForClaim, claimDue: the hot path is
- * one statement on PostgreSQL, a few small ones on SQLite) and may take settles faster
- * (PostgreSQL's one-statement batch).
+ * The delivery half of the store, written once for both dialects: subscriptions, deliveries as
+ * the API sees them and the attempt log. The queue itself is src/queue/.
  */
 import { sql } from 'kysely';
 import { FINAL_DELIVERY_STATUSES } from '../domain/delivery-status.ts';
 import type { Attempt, Delivery, DeliveryStatus, Page, PageRequest, StoredEvent, Subscription } from '../domain/types.ts';
 import { DELIVERY_INSERT, insertRows } from './bulk-insert.ts';
 import * as rows from './delivery-rows.ts';
+import type { Queue } from '../queue/queue.ts';
 import type {
-  ClaimOptions,
-  ClaimedBatch,
-  ClaimedDelivery,
-  ClaimedWork,
   DeliveryFilter,
   FanoutTarget,
   NewDelivery,
   PruneCursor,
   PruneRound,
-  SettleEffects,
-  SettleInput,
   SubscriptionFilter,
   SubscriptionStats,
 } from './delivery-store.ts';
@@ -28,74 +21,36 @@ import { type KeyOrder, NEWEST_FIRST, pageQuery, toPage } from './keyset.ts';
 import { KyselyStore } from './kysely-store.ts';
 import { pruneRound } from './retention.ts';
 import { eventFromRow } from './rows.ts';
-import { settleBatch } from './settle-batch.ts';
 import type { Store } from './store.ts';
 
 const CHUNK = 200;
 /**
- * The queue's partial-index predicates, as literals: SQLite uses a partial index only when the
- * query repeats its WHERE term exactly, and Kysely would send the statuses as parameters (which
- * made nextDueAt, the lease renewal and the reaper scan the whole table).
+ * The waiting deliveries' partial-index predicate, as a literal: SQLite uses a partial index only
+ * when the query repeats its WHERE term exactly, and Kysely would send the statuses as parameters.
  */
 const WAITING = sql<boolean>`status IN ('pending', 'scheduled')`;
-const LEASED = sql<boolean>`status = 'delivering'`;
 const BY_SUBSCRIPTION_ID: KeyOrder = { columns: [{ column: 'id', type: 'string' }], direction: 'asc' };
 const BY_NUMBER: KeyOrder = { columns: [{ column: 'number', type: 'number' }], direction: 'asc' };
 /** How many recent attempts the latency percentiles of `stats` look at. */
 const STATS_WINDOW = 1000;
 
 export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
-  /**
-   * Leases up to `limit` due deliveries, fairly: rank 1 of every subscription before rank 2 of any,
-   * counting what each already has in flight against the cap. Each dialect has its own (hot path).
-   */
-  abstract claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]>;
-
-  /**
-   * The claim, then its events and subscriptions: one read of each per environment, both at once.
-   * It cannot tell whether due deliveries were left waiting for a slot, so it says they may be.
-   */
-  async claimDueWork(options: ClaimOptions): Promise<ClaimedBatch> {
-    const claimed = await this.claimDueDeliveries(options);
-    const byEnvironment = new Map<string, ClaimedDelivery[]>();
-    for (const d of claimed) {
-      const list = byEnvironment.get(d.environmentId);
-      if (list) list.push(d);
-      else byEnvironment.set(d.environmentId, [d]);
-    }
-    const work: ClaimedWork[] = [];
-    for (const [environmentId, list] of byEnvironment) {
-      // On PostgreSQL these are two round trips on two pooled connections.
-      const [events, subscriptions] = await Promise.all([
-        this.getEventsByIds(
-          environmentId,
-          list.map((d) => d.eventId),
-        ),
-        this.getSubscriptionsByIds(
-          environmentId,
-          list.map((d) => d.subscriptionId),
-        ),
-      ]);
-      for (const delivery of list) {
-        work.push({
-          delivery,
-          event: events.get(delivery.eventId) ?? null,
-          subscription: subscriptions.get(delivery.subscriptionId) ?? null,
-        });
-      }
-    }
-    return { work, moreDue: true };
-  }
+  abstract readonly queue: Queue;
 
   // ── subscriptions ───────────────────────────────────────────────────────────
 
+  /** With its lane: the row the queue's claims lock (src/queue/). */
   async insertSubscription(environmentId: string, subscription: Subscription): Promise<boolean> {
-    const result = await this.db
-      .insertInto('subscriptions')
-      .values({ ...rows.subscriptionToRow(environmentId, subscription), email_pending_since: null })
-      .onConflict((oc) => oc.columns(['environment_id', 'topic', 'name']).doNothing())
-      .executeTakeFirst();
-    return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .insertInto('subscriptions')
+        .values({ ...rows.subscriptionToRow(environmentId, subscription), email_pending_since: null })
+        .onConflict((oc) => oc.columns(['environment_id', 'topic', 'name']).doNothing())
+        .executeTakeFirst();
+      if ((result.numInsertedOrUpdatedRows ?? 0n) === 0n) return false;
+      await trx.insertInto('lanes').values({ environment_id: environmentId, subscription_id: subscription.id, next_send_at: 0 }).execute();
+      return true;
+    });
   }
 
   async listSubscriptions(
@@ -167,6 +122,7 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
         .where('id', '=', id)
         .executeTakeFirst();
       if (result.numDeletedRows === 0n) return false;
+      await trx.deleteFrom('lanes').where('environment_id', '=', environmentId).where('subscription_id', '=', id).execute();
       await trx
         .updateTable('deliveries')
         .set({ status: 'cancelled', updated_at: now })
@@ -254,39 +210,9 @@ async claimEmailBudget(
     await insertRows(this.db, this.dialect, DELIVERY_INSERT, deliveryRows);
   }
 
-  async extendLeases(workerId: string, keys: readonly { environmentId: string; id: string }[], until: number): Promise<void> {
-    for (let i = 0; i < keys.length; i += CHUNK) {
-      const chunk = keys.slice(i, i + CHUNK);
-      await this.db
-        .updateTable('deliveries')
-        .set({ lock_expires_at: until })
-        .where(LEASED)
-        .where('locked_by', '=', workerId)
-        .where((eb) =>
-          eb.or(chunk.map((k) => eb.and([eb('environment_id', '=', k.environmentId), eb('id', '=', k.id)]))),
-        )
-        .execute();
-    }
-  }
 
-  async releaseLeases(now: number, all: boolean): Promise<number> {
-    let query = this.db
-      .updateTable('deliveries')
-      .set({ status: 'pending', locked_by: null, lock_expires_at: null, updated_at: now })
-      .where(LEASED);
-    if (!all) query = query.where('lock_expires_at', '<', now);
-    const result = await query.executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  }
 
-  async settleDelivery(input: SettleInput): Promise<SettleEffects> {
-    return (await this.settleDeliveries([input]))[0] as SettleEffects;
-  }
 
-  async settleDeliveries(inputs: readonly SettleInput[]): Promise<SettleEffects[]> {
-    if (inputs.length === 0) return [];
-    return this.db.transaction().execute((trx) => settleBatch(trx, inputs));
-  }
 
   async getSubscriptionsByIds(environmentId: string, ids: readonly string[]): Promise<Map<string, Subscription>> {
     const found = new Map<string, Subscription>();
@@ -303,26 +229,7 @@ async claimEmailBudget(
     return found;
   }
 
-  async cancelClaimedDelivery(environmentId: string, id: string, workerId: string, now: number): Promise<void> {
-    await this.db
-      .updateTable('deliveries')
-      .set({ status: 'cancelled', locked_by: null, lock_expires_at: null, updated_at: now })
-      .where('environment_id', '=', environmentId)
-      .where('id', '=', id)
-      .where('status', '=', 'delivering')
-      .where('locked_by', '=', workerId)
-      .execute();
-  }
 
-  async nextDueAt(after?: number): Promise<number | null> {
-    let query = this.db
-      .selectFrom('deliveries')
-      .select((eb) => eb.fn.min<number>('next_attempt_at').as('next'))
-      .where(WAITING);
-    if (after !== undefined) query = query.where('next_attempt_at', '>', after);
-    const row = await query.executeTakeFirst();
-    return row?.next ?? null;
-  }
 
   // ── logs ────────────────────────────────────────────────────────────────────
 

@@ -54,7 +54,7 @@ function acceptedOutcome(
 }
 
 /** The registry and event half; KyselyDeliveryStore adds the rest of Store. */
-export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore> {
+export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore | 'queue'> {
   abstract readonly dialect: Dialect;
 
   constructor(protected readonly db: Kysely<Database>) {}

@@ -14,7 +14,7 @@
  * topics containing them are kept per name, not per list: a batch of types never seen together
  * still hits for the ones already read, and names that do not exist make no entry at all.
  */
-import type { SettleEffects } from './delivery-store.ts';
+import type { Queue } from '../queue/queue.ts';
 import { type CacheLimits, type CacheStats, LruByteCache } from './lru-byte-cache.ts';
 import type { Store } from './store.ts';
 
@@ -141,8 +141,27 @@ export function withRegistryCache(
     };
   };
 
+  // A settle can disable its subscription (failures, 410): fan-out must stop at once.
+  const inner = store.queue;
+  const queue: Queue = {
+    recover: (now) => inner.recover(now),
+    claim: (options) => inner.claim(options),
+    extendLeases: (workerId, keys, until) => inner.extendLeases(workerId, keys, until),
+    settle: async (inputs) => {
+      const effects = await inner.settle(inputs);
+      effects.forEach((effect, i) => {
+        if (effect.disabled) dropEnvironment(inputs[i]?.environmentId);
+      });
+      return effects;
+    },
+    cancelClaimed: (environmentId, id, workerId, now) => inner.cancelClaimed(environmentId, id, workerId, now),
+    reapExpired: (now) => inner.reapExpired(now),
+    nextDueAt: (after) => inner.nextDueAt(after),
+  };
+
   const cached = new Proxy(store, {
     get(target, property, receiver) {
+      if (property === 'queue') return queue;
       const value = Reflect.get(target, property, receiver);
       if (typeof property !== 'string' || typeof value !== 'function') return value;
       const fn = value as Read;
@@ -157,18 +176,6 @@ export function withRegistryCache(
           } finally {
             dropEnvironment(INVALIDATES_ALL.has(property) ? null : args[0]);
           }
-        };
-      }
-      if (property === 'settleDeliveries' || property === 'settleDelivery') {
-        // An attempt can disable its subscription (failures, 410): fan-out must stop at once.
-        return async (...args: unknown[]) => {
-          const result = (await fn.apply(target, args)) as SettleEffects | SettleEffects[];
-          const inputs = (Array.isArray(args[0]) ? args[0] : [args[0]]) as { environmentId: string }[];
-          const effects = Array.isArray(result) ? result : [result];
-          effects.forEach((effect, i) => {
-            if (effect.disabled) dropEnvironment(inputs[i]?.environmentId);
-          });
-          return result;
         };
       }
       return fn.bind(target);

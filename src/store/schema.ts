@@ -138,8 +138,17 @@ export interface DeliveriesTable {
   last_attempt_at: number | null;
   locked_by: string | null;
   lock_expires_at: number | null;
+  /** The batch (`bat_…`) it went out in, kept across retries. */
+  batch_id?: string | null;
   created_at: number;
   updated_at: number;
+}
+
+/** One subscription's queue (src/queue/): the row claims lock, with the rate limit's gate. */
+export interface LanesTable {
+  environment_id: string;
+  subscription_id: string;
+  next_send_at: number;
 }
 
 export interface AttemptsTable {
@@ -176,6 +185,7 @@ export interface Database {
   monthly_usage: MonthlyUsageTable;
   subscriptions: SubscriptionsTable;
   deliveries: DeliveriesTable;
+  lanes: LanesTable;
   attempts: AttemptsTable;
   herald_migrations: MigrationsTable;
 }
@@ -192,5 +202,6 @@ export const ENVIRONMENT_TABLES = [
   'monthly_usage',
   'subscriptions',
   'deliveries',
+  'lanes',
   'attempts',
 ] as const satisfies readonly (keyof Database)[];

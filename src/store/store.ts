@@ -16,6 +16,7 @@ import type {
   Topic,
 } from '../domain/types.ts';
 
+import type { Queue } from '../queue/queue.ts';
 import type { DeliveryStore, NewDelivery } from './delivery-store.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -51,6 +52,8 @@ export type AcceptOutcome =
 
 export interface Store extends DeliveryStore {
   readonly dialect: Dialect;
+  /** The delivery queue on the same database (src/queue/). */
+  readonly queue: Queue;
   /** Applies pending migrations; safe when several processes do it at once. */
   migrate(): Promise<void>;
   ping(): Promise<void>;

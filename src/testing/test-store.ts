@@ -10,6 +10,7 @@ import { after, before, describe } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openStore } from '../store/open-store.ts';
+import type { ClaimOptions, ClaimedDelivery, SettleEffects, SettleInput } from '../queue/queue.ts';
 import type { Dialect, Store } from '../store/store.ts';
 
 export const DIALECTS: readonly Dialect[] = ['sqlite', 'postgres'];
@@ -132,4 +133,14 @@ export function queueDeliveries(store: Store, environmentId: string, subscriptio
       createdAt: now,
     })),
   );
+}
+
+/** The queue's claim, as the deliveries it leased (tests that play a worker by hand). */
+export async function claimDeliveries(store: Store, options: ClaimOptions): Promise<ClaimedDelivery[]> {
+  return (await store.queue.claim(options)).work.map((work) => work.delivery);
+}
+
+/** Settles one attempt through the queue; its effects. */
+export async function settleOne(store: Store, input: SettleInput): Promise<SettleEffects> {
+  return (await store.queue.settle([input]))[0] as SettleEffects;
 }

@@ -25,8 +25,7 @@ export interface DeliveryServiceOptions {
 export async function startDeliveryService(options: DeliveryServiceOptions): Promise<DeliveryService> {
   const { config, deps, userAgent } = options;
   const store = deps.store;
-  // One process owns a SQLite queue: whatever was in flight when it stopped is due again now.
-  if (store.dialect === 'sqlite') await store.releaseLeases(systemClock.now(), true);
+  await store.queue.recover(systemClock.now());
   // As many connections per origin as the worker has requests in flight: a smaller pool held
   // every subscription to 64 in flight, whatever HERALD_MAX_INFLIGHT_PER_SUBSCRIPTION said.
   const sender = new ThreadedSender({

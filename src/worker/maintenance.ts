@@ -56,7 +56,7 @@ export class Maintenance {
     this.running = (async () => {
       const { store, clock } = this.options.deps;
       try {
-        const released = await store.releaseLeases(clock.now(), false);
+        const released = await store.queue.reapExpired(clock.now());
         if (released > 0) this.options.deps.delivery.wakeup.notify();
         await this.mailer?.sendOwed(clock.now());
       } catch (error) {

@@ -18,7 +18,7 @@ import { retryDelayMs } from '../domain/retry-schedule.ts';
 import type { Attempt, StoredEvent, Subscription } from '../domain/types.ts';
 import { newId } from '../ids.ts';
 import type { SecretBox } from '../secret-box.ts';
-import type { ClaimedDelivery, SettleDecision, SettleEffects, SettleInput } from '../store/delivery-store.ts';
+import type { ClaimedDelivery, SettleDecision, SettleEffects, SettleInput } from '../queue/queue.ts';
 import type { Store } from '../store/store.ts';
 
 export interface RunContext {
@@ -108,7 +108,7 @@ export async function runDelivery(
   ) {
     // Deleted or disabled since fan-out: nothing to send; `retry` or `replay` can send it later.
     // An operational event its scope may not see is cancelled the same way.
-    await ctx.store.cancelClaimedDelivery(delivery.environmentId, delivery.id, ctx.workerId, ctx.clock.now());
+    await ctx.store.queue.cancelClaimed(delivery.environmentId, delivery.id, ctx.workerId, ctx.clock.now());
     return report;
   }
   const startedAt = ctx.clock.now();

@@ -3,7 +3,7 @@
  * together in the next, so a busy worker commits once per batch instead of once per delivery,
  * and an idle one still commits each settle at once (on the next turn of the event loop).
  */
-import type { SettleEffects, SettleInput } from '../store/delivery-store.ts';
+import type { SettleEffects, SettleInput } from '../queue/queue.ts';
 
 interface Waiting {
   input: SettleInput;

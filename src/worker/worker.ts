@@ -9,7 +9,7 @@ import type { Clock } from '../clock.ts';
 import type { AttemptSender } from '../delivery/send.ts';
 import type { Wakeup } from '../queue/wakeup.ts';
 import type { SecretBox } from '../secret-box.ts';
-import type { ClaimedDelivery, ClaimedWork } from '../store/delivery-store.ts';
+import type { ClaimedDelivery, ClaimedWork } from '../queue/queue.ts';
 import type { Store } from '../store/store.ts';
 import { type RunContext, type RunReport, runDelivery } from './run-delivery.ts';
 import { Settler } from './settler.ts';
@@ -67,7 +67,7 @@ export class Worker {
   private readonly context: RunContext;
 
   constructor(private readonly options: WorkerOptions) {
-    const settler = new Settler((inputs) => options.store.settleDeliveries(inputs));
+    const settler = new Settler((inputs) => options.store.queue.settle(inputs));
     this.context = { ...options, settle: (input) => settler.settle(input) };
     this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.leaseMs = options.leaseMs ?? 30_000;
@@ -109,7 +109,7 @@ export class Worker {
           kicked = false;
           claimedAt = this.options.clock.now();
           const started = performance.now();
-          const { work, moreDue } = await this.options.store.claimDueWork({
+          const { work, moreDue } = await this.options.store.queue.claim({
             workerId: this.options.workerId,
             now: claimedAt,
             limit,
@@ -161,7 +161,7 @@ export class Worker {
   private async sleep(claimedAt: number): Promise<boolean> {
     let wait = this.pollMs;
     if (this.inflight.size < this.concurrency) {
-      const next = await this.options.store.nextDueAt(claimedAt);
+      const next = await this.options.store.queue.nextDueAt(claimedAt);
       if (next !== null) wait = Math.max(0, Math.min(wait, next - this.options.clock.now()));
     }
     if (wait === 0) return false;
@@ -183,10 +183,11 @@ export class Worker {
   }
 
   private dispatch(claimed: ClaimedWork[]): void {
-    for (const { delivery, subscription, event } of claimed) {
+    for (const { delivery, subscription, event, sendAt } of claimed) {
       const key = `${delivery.environmentId}/${delivery.id}`;
       this.inflight.set(key, delivery);
-      void runDelivery(this.context, delivery, subscription, event)
+      void this.untilSendAt(sendAt)
+        .then(() => runDelivery(this.context, delivery, subscription, event))
         .then((report) => {
           // A retry was written after the sleep read the next due time: claim to read it again.
           if (report.decision?.kind === 'retry') this.settlesClaim = true;
@@ -200,11 +201,17 @@ export class Worker {
     }
   }
 
+  /** A rate-limited lane's request waits for the slot its claim booked (lane-plan.ts); others go at once. */
+  private async untilSendAt(sendAt: number): Promise<void> {
+    const wait = sendAt - this.options.clock.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+
   private async renewLeases(): Promise<void> {
     if (this.inflight.size === 0) return;
     const keys = [...this.inflight.values()].map((d) => ({ environmentId: d.environmentId, id: d.id }));
     try {
-      await this.options.store.extendLeases(this.options.workerId, keys, this.options.clock.now() + this.leaseMs);
+      await this.options.store.queue.extendLeases(this.options.workerId, keys, this.options.clock.now() + this.leaseMs);
     } catch (error) {
       this.options.onError?.(error);
     }

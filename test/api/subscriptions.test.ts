@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { isValidSigningSecret } from '../../src/delivery/sign.ts';
 import type { Lookup } from '../../src/delivery/url-guard.ts';
 import { type Answer, type Caller, TEST_EPOCH, type TestApi, describeApi } from '../../src/testing/test-app.ts';
+import { claimDeliveries, settleOne } from '../../src/testing/test-store.ts';
 
 type Api = () => TestApi;
 // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON came back.
@@ -583,9 +584,9 @@ describeApi(
       await deps.store.insertDeliveries(env, [
         { id: 'dlv_sim', eventId: 'evt_sim', subscriptionId: sub.id, topic: sub.topic, status: 'pending', nextAttemptAt: now, createdAt: now },
       ]);
-      const [claimed] = await deps.store.claimDueDeliveries({ workerId: 'w', now, limit: 10, perSubscriptionCap: 16, leaseMs: 30_000 });
+      const [claimed] = await claimDeliveries(deps.store, { workerId: 'w', now, limit: 10, perSubscriptionCap: 16, leaseMs: 30_000 });
       assert.equal(claimed?.id, 'dlv_sim');
-      const effects = await deps.store.settleDelivery({
+      const effects = await settleOne(deps.store, {
         environmentId: env,
         deliveryId: 'dlv_sim',
         workerId: 'w',

@@ -16,6 +16,7 @@ import { after, before, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { type Reply, TestReceiver, eventually } from '../../src/testing/receiver.ts';
 import { type Caller, describeApi } from '../../src/testing/test-app.ts';
+import { claimDeliveries, settleOne } from '../../src/testing/test-store.ts';
 
 interface DeliveryView {
   id: string;
@@ -437,7 +438,7 @@ describeApi(
       const dueAt = Date.now() + 800; // time enough to claim it before the live worker would
       await sub.publish([{ id: 'orphan-1', type: 'thing.happened', timestamp: dueAt }]);
       // Another worker takes it (as of its due time) and dies holding a 300 ms lease.
-      const claimed = await api().deps.store.claimDueDeliveries({
+      const claimed = await claimDeliveries(api().deps.store, {
         workerId: 'worker-that-dies',
         now: dueAt,
         limit: 100,
@@ -459,7 +460,7 @@ describeApi(
       }, 5000, 'orphan delivered');
       assert.equal(settled.attempts, 1);
       // The dead worker's late settle changes nothing: the delivery is no longer its own.
-      const late = await api().deps.store.settleDelivery({
+      const late = await settleOne(api().deps.store, {
         environmentId: admin.environmentId,
         deliveryId: settled.id,
         workerId: 'worker-that-dies',

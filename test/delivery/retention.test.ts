@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import type { SettleDecision } from '../../src/store/delivery-store.ts';
+import type { SettleDecision } from '../../src/queue/queue.ts';
 import { type Caller, TEST_EPOCH, type TestApi, describeApi } from '../../src/testing/test-app.ts';
 import { Pruner } from '../../src/worker/pruner.ts';
+import { claimDeliveries, settleOne } from '../../src/testing/test-store.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 const WORKER = 'retention-test';
@@ -44,10 +45,10 @@ describeApi('retention', (api) => {
   /** Claims every delivery due now and settles each as `decide` says, with one attempt. */
   const settleDue = async (decide: (eventId: string, subscriptionId: string) => SettleDecision) => {
     const now = api().clock.now();
-    const claimed = await store().claimDueDeliveries({ workerId: WORKER, now, limit: 1000, perSubscriptionCap: 1000, leaseMs: 30_000 });
+    const claimed = await claimDeliveries(store(), { workerId: WORKER, now, limit: 1000, perSubscriptionCap: 1000, leaseMs: 30_000 });
     for (const d of claimed) {
       const decision = decide(d.eventId, d.subscriptionId);
-      await store().settleDelivery({
+      await settleOne(store(), {
         environmentId: d.environmentId,
         deliveryId: d.id,
         workerId: WORKER,

@@ -18,7 +18,7 @@ import {
   startHeraldWorker,
 } from '../../src/testing/herald-process.ts';
 import { TestReceiver, eventually } from '../../src/testing/receiver.ts';
-import { DIALECTS, type TestDatabase, createTestDatabase, makeTestStore, queueDeliveries } from '../../src/testing/test-store.ts';
+import { DIALECTS, type TestDatabase, createTestDatabase, makeTestStore, queueDeliveries, claimDeliveries } from '../../src/testing/test-store.ts';
 
 const ROOT_TOKEN = 'root-fairness';
 const BACKLOG = 20_000;
@@ -161,7 +161,7 @@ describe('the claim itself: rank 1 of every subscription first, in-flight delive
         const queue = (environmentId: string, subscriptionId: string, count: number, from: number) =>
           queueDeliveries(store, environmentId, subscriptionId, count, from, now);
         const claim = (limit: number) =>
-          store.claimDueDeliveries({ workerId: 'w', now, limit, perSubscriptionCap: 4, leaseMs: 30_000 });
+          claimDeliveries(store, { workerId: 'w', now, limit, perSubscriptionCap: 4, leaseMs: 30_000 });
         const subs = (claimed: { subscriptionId: string }[]) => claimed.map((d) => d.subscriptionId).sort();
         // sub_busy's oldest 3 go in flight first: its next delivery ranks 4th, one under the cap of 4.
         await queue('env_b', 'sub_busy', 50, now - 20_000);
@@ -205,7 +205,7 @@ describe('claim cost with 20,000 due rows (measured, not asserted)', () => {
             const timings: number[] = [];
             for (let round = 0; round < 5; round++) {
               const started = performance.now();
-              const claimed = await store.claimDueDeliveries({
+              const claimed = await claimDeliveries(store, {
                 workerId: `w${round}`,
                 now: Date.now(),
                 limit: 100,
@@ -214,7 +214,7 @@ describe('claim cost with 20,000 due rows (measured, not asserted)', () => {
               });
               timings.push(performance.now() - started);
               assert.ok(claimed.length > 0);
-              await store.releaseLeases(Date.now(), true);
+              await store.queue.recover(Date.now());
             }
             timings.sort((x, y) => x - y);
             return `median ${timings[2]?.toFixed(1)} ms (min ${timings[0]?.toFixed(1)}, max ${timings[4]?.toFixed(1)})`;

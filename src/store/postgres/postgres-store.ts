@@ -7,10 +7,7 @@ import type { QUOTA_EXCEEDED } from '../kysely-store.ts';
 import type { Database, DeliveriesTable, EventsTable } from '../schema.ts';
 import type { QuotaCheck } from '../store.ts';
 import { acceptOnPostgres } from './postgres-accept.ts';
-import type { ClaimOptions, ClaimedDelivery, SettleEffects, SettleInput } from '../delivery-store.ts';
-import { claimedFromRow } from '../delivery-rows.ts';
-import { settleOnPostgres, settlesInOneStatement } from './postgres-settle.ts';
-import { claimOnPostgres } from './postgres-claim.ts';
+import { PostgresQueue } from '../../queue/postgres-queue.ts';
 
 // BIGINT columns hold milliseconds and counters, all well inside 2^53: read them as numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
@@ -18,13 +15,15 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 /** Advisory lock keys: arbitrary constants, one per kind of critical section. */
 const MIGRATION_LOCK = 7_201_001;
 const BOOTSTRAP_LOCK = 7_201_002;
-// 7_201_003: the claim lock, taken in herald_claim (migrations/postgres/0004_claim_function.sql).
+// 7_201_003 was the global claim lock, before lanes (src/queue/postgres-claim.ts).
 
 export class PostgresStore extends KyselyDeliveryStore {
   readonly dialect = 'postgres' as const;
+  readonly queue: PostgresQueue;
 
   private constructor(private readonly pool: pg.Pool) {
     super(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
+    this.queue = new PostgresQueue(pool);
   }
 
   /** One statement, so the environment's usage row is locked only while it runs: see postgres-accept.ts. */
@@ -77,17 +76,6 @@ export class PostgresStore extends KyselyDeliveryStore {
 
   protected async lockForBootstrap(trx: Transaction<Database>): Promise<void> {
     await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`.execute(trx);
-  }
-
-  /** The common batch (no final failure) in one statement: see postgres-settle.ts. */
-  override async settleDeliveries(inputs: readonly SettleInput[]): Promise<SettleEffects[]> {
-    if (inputs.length > 0 && settlesInOneStatement(inputs)) return settleOnPostgres(this.db, inputs);
-    return super.settleDeliveries(inputs);
-  }
-
-  /** Claims are serialised across workers, so per-subscription caps hold globally: see postgres-claim.ts. */
-  async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
-    return (await claimOnPostgres(this.pool, options)).map(claimedFromRow);
   }
 
   async close(): Promise<void> {

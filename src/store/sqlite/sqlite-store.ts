@@ -1,8 +1,8 @@
 /**
  * Embedded SQLite (better-sqlite3, WAL): the default store. One process owns the database. The
- * queue's hot path (publishing, claiming, settling) runs prepared statements on the raw
- * connection (sqlite-accept.ts, sqlite-claim.ts, sqlite-settle.ts); everything else goes through
- * the Kysely body shared with PostgreSQL.
+ * hot paths (publishing here in sqlite-accept.ts; claiming and settling in src/queue/) run
+ * prepared statements on the raw connection; everything else goes through the Kysely body shared
+ * with PostgreSQL.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -18,22 +18,11 @@ import {
 } from 'kysely';
 import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
-import { claimedFromRow, subscriptionFromRow } from '../delivery-rows.ts';
-import type {
-  ClaimOptions,
-  ClaimedBatch,
-  ClaimedDelivery,
-  ClaimedWork,
-  SettleEffects,
-  SettleInput,
-} from '../delivery-store.ts';
 import type { QUOTA_EXCEEDED } from '../kysely-store.ts';
-import { eventFromRow } from '../rows.ts';
-import type { Database, DeliveriesTable, EventsTable, SubscriptionsTable } from '../schema.ts';
+import type { Database, DeliveriesTable, EventsTable } from '../schema.ts';
 import type { QuotaCheck } from '../store.ts';
 import { SqliteAccept } from './sqlite-accept.ts';
-import { SqliteClaim } from './sqlite-claim.ts';
-import { SqliteSettle } from './sqlite-settle.ts';
+import { SqliteQueue } from '../../queue/sqlite-queue.ts';
 import { cachingDatabase } from './statement-cache.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.ts';
 
@@ -60,21 +49,15 @@ class ImmediateSqliteDialect extends SqliteDialect {
 export class SqliteStore extends KyselyDeliveryStore {
   readonly dialect = 'sqlite' as const;
   /** The queue's hot path, on the raw connection: prepared once the schema is there (see hot()). */
-  private hotPath: {
-    accept: SqliteAccept;
-    claim: SqliteClaim;
-    settle: SqliteSettle;
-    event: BetterSqlite3.Statement;
-    subscription: BetterSqlite3.Statement;
-    nextDue: BetterSqlite3.Statement;
-    nextDueAfter: BetterSqlite3.Statement;
-  } | null = null;
+  private hotPath: { accept: SqliteAccept } | null = null;
+  readonly queue: SqliteQueue;
 
   private constructor(
     private readonly raw: BetterSqlite3.Database,
     private readonly checkpointer: WalCheckpointer | null,
   ) {
     super(new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingDatabase(raw) }) }));
+    this.queue = new SqliteQueue(raw, (work) => this.exclusive(work));
   }
 
   /**
@@ -87,17 +70,7 @@ export class SqliteStore extends KyselyDeliveryStore {
   }
 
   private hot() {
-    this.hotPath ??= {
-      accept: new SqliteAccept(this.raw),
-      claim: new SqliteClaim(this.raw),
-      settle: new SqliteSettle(this.raw),
-      event: this.raw.prepare('SELECT * FROM events WHERE environment_id = ? AND id = ?'),
-      subscription: this.raw.prepare('SELECT * FROM subscriptions WHERE environment_id = ? AND id = ?'),
-      nextDue: this.raw.prepare("SELECT min(next_attempt_at) AS next FROM deliveries WHERE status IN ('pending', 'scheduled')"),
-      nextDueAfter: this.raw.prepare(
-        "SELECT min(next_attempt_at) AS next FROM deliveries WHERE status IN ('pending', 'scheduled') AND next_attempt_at > ?",
-      ),
-    };
+    this.hotPath ??= { accept: new SqliteAccept(this.raw) };
     return this.hotPath;
   }
 
@@ -152,59 +125,6 @@ export class SqliteStore extends KyselyDeliveryStore {
   ): Promise<string[] | typeof QUOTA_EXCEEDED> {
     const hot = this.hot();
     return this.exclusive(() => hot.accept.accept(environmentId, eventRows, deliveryRows, quota));
-  }
-
-  // One process owns a SQLite queue: nothing to serialise with, only a transaction to keep.
-  async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
-    const hot = this.hot();
-    return this.exclusive(() => this.raw.transaction(() => hot.claim.claim(options).rows.map(claimedFromRow)).immediate());
-  }
-
-  /** The claim and the reads of its events and subscriptions, in one transaction. */
-  override async claimDueWork(options: ClaimOptions): Promise<ClaimedBatch> {
-    const hot = this.hot();
-    return this.exclusive(() =>
-      this.raw
-        .transaction(() => {
-          const events = new Map<string, ClaimedWork['event']>();
-          const subscriptions = new Map<string, ClaimedWork['subscription']>();
-          const { rows, moreDue } = hot.claim.claim(options);
-          const work = rows.map((row): ClaimedWork => {
-            const eventKey = `${row.environment_id}\u0000${row.event_id}`;
-            if (!events.has(eventKey)) {
-              const found = hot.event.get(row.environment_id, row.event_id) as EventsTable | undefined;
-              events.set(eventKey, found ? eventFromRow(found) : null);
-            }
-            const subscriptionKey = `${row.environment_id}\u0000${row.subscription_id}`;
-            if (!subscriptions.has(subscriptionKey)) {
-              const found = hot.subscription.get(row.environment_id, row.subscription_id) as SubscriptionsTable | undefined;
-              subscriptions.set(subscriptionKey, found ? subscriptionFromRow(found) : null);
-            }
-            return {
-              delivery: claimedFromRow(row),
-              event: events.get(eventKey) ?? null,
-              subscription: subscriptions.get(subscriptionKey) ?? null,
-            };
-          });
-          return { work, moreDue };
-        })
-        .immediate(),
-    );
-  }
-
-  override async settleDeliveries(inputs: readonly SettleInput[]): Promise<SettleEffects[]> {
-    if (inputs.length === 0) return [];
-    if (!SqliteSettle.takes(inputs)) return super.settleDeliveries(inputs);
-    const hot = this.hot();
-    return this.exclusive(() => this.raw.transaction(() => hot.settle.settle(inputs)).immediate());
-  }
-
-  override async nextDueAt(after?: number): Promise<number | null> {
-    const hot = this.hot();
-    const row = await this.exclusive(
-      () => (after === undefined ? hot.nextDue.get() : hot.nextDueAfter.get(after)) as { next: number | null } | undefined,
-    );
-    return row?.next ?? null;
   }
 
   async close(): Promise<void> {

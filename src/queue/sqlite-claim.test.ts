@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { makeTestStore, queueDeliveries, type TestStore } from '../../testing/test-store.ts';
+import { makeTestStore, queueDeliveries, type TestStore } from '../testing/test-store.ts';
 
 let testStore: TestStore;
 before(async () => {
@@ -19,7 +19,7 @@ const now = Date.now();
 const queue = (subscriptionId: string, count: number, due = now - 1000) =>
   queueDeliveries(testStore.store, 'env_more', subscriptionId, count, due, now);
 const claim = (limit: number, cap = 4) =>
-  testStore.store.claimDueWork({ workerId: 'w', now, limit, perSubscriptionCap: cap, leaseMs: 30_000 });
+  testStore.store.queue.claim({ workerId: 'w', now, limit, perSubscriptionCap: cap, leaseMs: 30_000 });
 
 test('moreDue says whether the claim left due deliveries waiting for a slot', async () => {
   await queue('sub_a', 2);
