@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openStore } from '../store/open-store.ts';
 import type { ClaimOptions, ClaimedDelivery, SettleEffects, SettleInput } from '../queue/queue.ts';
+import type { Subscription } from '../domain/types.ts';
 import type { Dialect, Store } from '../store/store.ts';
 
 export const DIALECTS: readonly Dialect[] = ['sqlite', 'postgres'];
@@ -143,4 +144,41 @@ export async function claimDeliveries(store: Store, options: ClaimOptions): Prom
 /** Settles one attempt through the queue; its effects. */
 export async function settleOne(store: Store, input: SettleInput): Promise<SettleEffects> {
   return (await store.queue.settle([input]))[0] as SettleEffects;
+}
+
+/** A subscription as the store keeps it, for queue and store tests; `overrides` set what the test is about. */
+export function testSubscription(overrides: Partial<Subscription> & { id: string }): Subscription {
+  return {
+    topic: 'work',
+    name: overrides.id,
+    description: null,
+    customId: null,
+    metadata: {},
+    events: ['*'],
+    url: 'http://127.0.0.1:9/hook',
+    format: 'cloudevents',
+    headers: {},
+    secretHeaderName: null,
+    secretHeaderValue: null,
+    maxRetries: 3,
+    timeoutMs: 5000,
+    failureEmail: null,
+    language: 'en-US',
+    status: 'enabled',
+    disabledReason: null,
+    disableAfterFailures: 10,
+    consecutiveFailures: 0,
+    signingSecret: 'plain:whsec_dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQtMTIz',
+    previousSigningSecret: null,
+    previousSecretExpiresAt: null,
+    version: 1,
+    lastEmailAt: null,
+    scope: { role: 'admin', permissions: [] },
+    ordering: 'unordered',
+    rateLimitPerSecond: null,
+    batch: null,
+    createdAt: 0,
+    updatedAt: 0,
+    ...overrides,
+  };
 }
