@@ -37,6 +37,7 @@ export function planDeliveries(
           status: event.deliverAt > now ? 'scheduled' : 'pending',
           nextAttemptAt: event.deliverAt,
           createdAt: now,
+          ...(target.ordering === 'fifo' ? { fifo: true } : {}),
         });
       }
     }

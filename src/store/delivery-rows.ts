@@ -105,12 +105,13 @@ export const subscriptionToRow = (
 });
 
 export const fanoutTargetFromRow = (
-  row: Pick<SubscriptionsTable, 'id' | 'topic' | 'events_json' | 'scope_permissions_json'>,
+  row: Pick<SubscriptionsTable, 'id' | 'topic' | 'events_json' | 'scope_permissions_json' | 'ordering'>,
 ): FanoutTarget => ({
   id: row.id,
   topic: row.topic,
   events: JSON.parse(row.events_json) as string[],
   scope: scopeFromColumn(row.scope_permissions_json),
+  ordering: row.ordering === 'fifo' ? 'fifo' : 'unordered',
 });
 
 const WAITING: readonly string[] = ['pending', 'scheduled', 'delivering'];

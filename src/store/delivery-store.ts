@@ -31,6 +31,8 @@ export interface NewDelivery {
   status: 'pending' | 'scheduled';
   nextAttemptAt: number;
   createdAt: number;
+  /** To a FIFO subscription: the publish locks its lane (see FanoutTarget.ordering). */
+  fifo?: boolean;
 }
 
 /** An enabled subscription as fan-out needs it. */
@@ -40,6 +42,8 @@ export interface FanoutTarget {
   events: string[];
   /** Subscription.scope: what operational events it may receive. */
   scope: Viewer;
+  /** A FIFO subscription's lane is locked while a publish adds to it, so its order is commit order. */
+  ordering: 'unordered' | 'fifo';
 }
 
 export interface DeliveryFilter {

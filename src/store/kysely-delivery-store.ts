@@ -138,7 +138,7 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
     if (topics.length === 0) return [];
     const found = await this.db
       .selectFrom('subscriptions')
-      .select(['id', 'topic', 'events_json', 'scope_permissions_json'])
+      .select(['id', 'topic', 'events_json', 'scope_permissions_json', 'ordering'])
       .where('environment_id', '=', environmentId)
       .where('topic', 'in', [...new Set(topics)])
       .where('status', '=', 'enabled')

@@ -477,7 +477,8 @@ export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore | '
   ): Promise<AcceptOutcome> {
     const eventRows = events.map((e) => rows.eventToRow(environmentId, e));
     const deliveryRows = deliveries.map((d) => newDeliveryToRow(environmentId, d));
-    const stored = await this.acceptBatch(environmentId, eventRows, deliveryRows, quota);
+    const fifoLanes = [...new Set(deliveries.filter((d) => d.fifo).map((d) => d.subscriptionId))].sort();
+    const stored = await this.acceptBatch(environmentId, eventRows, deliveryRows, quota, fifoLanes);
     if (stored === QUOTA_EXCEEDED) {
       return { kind: 'quota_exceeded', published: await this.usageIn(this.db, environmentId, quota.month) };
     }
@@ -488,13 +489,16 @@ export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore | '
    * Stores the batch's events and the deliveries of those that went in, and counts them against
    * the month's quota, atomically. The ids of the events stored, or QUOTA_EXCEEDED having stored
    * nothing. Each dialect has its own (hot path): one statement on PostgreSQL, prepared
-   * statements on SQLite's raw connection.
+   * statements on SQLite's raw connection. `fifoLanes` are the FIFO subscriptions the deliveries go
+   * to: a FIFO lane's order is commit order, so a publish holds their lanes while it adds to them
+   * (on SQLite, one writer at a time, commit order is insertion order already).
    */
   protected abstract acceptBatch(
     environmentId: string,
     eventRows: readonly EventsTable[],
     deliveryRows: readonly DeliveriesTable[],
     quota: QuotaCheck,
+    fifoLanes: readonly string[],
   ): Promise<string[] | typeof QUOTA_EXCEEDED>;
 
   private async usageIn(db: Kysely<Database>, environmentId: string, month: string): Promise<number> {

@@ -36,11 +36,28 @@ function columnsOf<Row>(shape: InsertShape<Row>, firstParameter: number) {
 const events = columnsOf(EVENT_INSERT, 1);
 const deliveries = columnsOf(DELIVERY_INSERT, 1 + events.names.length);
 const at = 1 + events.names.length + deliveries.names.length;
-const [ENV, MONTH, LIMIT, COUNTING] = [`$${at}::text`, `$${at + 1}::text`, `$${at + 2}::int8`, `$${at + 3}::boolean`];
+const [ENV, MONTH, LIMIT, COUNTING, FIFO_LANES] = [
+  `$${at}::text`,
+  `$${at + 1}::text`,
+  `$${at + 2}::int8`,
+  `$${at + 3}::boolean`,
+  `$${at + 4}::text[]`,
+];
 
+/**
+ * `fifo_lanes` locks the lanes of the FIFO subscriptions the deliveries go to (in key order) before
+ * anything is written (the events' insert waits for it, and everything else reads the events'):
+ * the deliveries' seq is drawn after the lock, and the lock is held to the commit, so within a FIFO
+ * lane seq order is commit order (src/queue/postgres-claim.ts sends by seq).
+ */
 const ACCEPT_SQL = `
-with inserted as (
+with fifo_lanes as (
+  select 1 from lanes where environment_id = ${ENV} and subscription_id = any(${FIFO_LANES})
+  order by subscription_id for update
+),
+inserted as (
   insert into events (${events.quoted}) select * from unnest(${events.arrays})
+  where (select count(*) from fifo_lanes) >= 0
   on conflict (environment_id, id) do nothing
   returning id
 ),
@@ -86,6 +103,7 @@ export async function acceptOnPostgres(
   eventRows: readonly EventsTable[],
   deliveryRows: readonly DeliveriesTable[],
   quota: QuotaCheck,
+  fifoLanes: readonly string[],
 ): Promise<string[] | typeof QUOTA_EXCEEDED> {
   const parameters = [
     ...arraysOf(events.names, eventRows),
@@ -94,6 +112,7 @@ export async function acceptOnPostgres(
     quota.month,
     quota.limit,
     quota.count !== false,
+    fifoLanes,
   ];
   try {
     const result = await db.executeQuery(CompiledQuery.raw(ACCEPT_SQL, parameters) as CompiledQuery<{ id: string }>);

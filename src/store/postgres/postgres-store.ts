@@ -32,8 +32,9 @@ export class PostgresStore extends KyselyDeliveryStore {
     eventRows: readonly EventsTable[],
     deliveryRows: readonly DeliveriesTable[],
     quota: QuotaCheck,
+    fifoLanes: readonly string[],
   ): Promise<string[] | typeof QUOTA_EXCEEDED> {
-    return acceptOnPostgres(this.db, environmentId, eventRows, deliveryRows, quota);
+    return acceptOnPostgres(this.db, environmentId, eventRows, deliveryRows, quota, fifoLanes);
   }
 
   static open(connectionString: string, poolSize = 10): PostgresStore {
