@@ -86,7 +86,7 @@ async function shardRows(environmentId: string): Promise<number> {
 test('without a quota, a publish commits while another publish to the same environment is still open', async () => {
   const env = await newEnvironment();
   const quota = { month: '2026-05', limit: null };
-  // Shards that earlier publishes created exist: the held accept may lock any of them.
+  // Earlier publishes have made shard rows: the held accept writes into one of them.
   await Promise.all(Array.from({ length: 20 }, (_, i) => testStore.store.acceptEvents(env, [event(`warm${i}`)], quota)));
   for (let round = 0; round < 5; round++) {
     const result = await whileHeld(
