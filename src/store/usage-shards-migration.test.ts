@@ -1,7 +1,7 @@
 /**
- * Migration 0008 (monthly usage in shard rows) on a database whose usage an older Herald counted,
+ * Migration 0009 (monthly usage in shard rows) on a database whose usage an older Herald counted,
  * one row per environment and month: every count carries over, and publishing adds to it. The
- * table is put back as the older Herald had it and the migration runner is made to forget 0008,
+ * table is put back as the older Herald had it and the migration runner is made to forget 0009,
  * so that it applies it again, as to an old database.
  */
 import assert from 'node:assert/strict';
@@ -21,10 +21,10 @@ const OLD_USAGE = (dialect: string) => `
   );
   INSERT INTO monthly_usage (environment_id, month, published) VALUES
     ('env_old', '2026-01', 41), ('env_old', '2026-02', 7), ('env_other', '2026-02', 1234567);
-  DELETE FROM herald_migrations WHERE version = 8;`;
+  DELETE FROM herald_migrations WHERE version = 9;`;
 
 for (const dialect of DIALECTS) {
-  test(`[${dialect}] migration 0008 carries every monthly count over`, async () => {
+  test(`[${dialect}] migration 0009 carries every monthly count over`, async () => {
     const database = await createTestDatabase(dialect);
     try {
       const before = openStore(database.url);
