@@ -502,13 +502,14 @@ export abstract class KyselyStore implements Omit<Store, keyof DeliveryStore | '
   ): Promise<string[] | typeof QUOTA_EXCEEDED>;
 
   private async usageIn(db: Kysely<Database>, environmentId: string, month: string): Promise<number> {
+    // The month's count is spread over shard rows: their sum.
     const row = await db
       .selectFrom('monthly_usage')
-      .select('published')
+      .select(sql<number | string | null>`sum(published)`.as('published'))
       .where('environment_id', '=', environmentId)
       .where('month', '=', month)
       .executeTakeFirst();
-    return row?.published ?? 0;
+    return Number(row?.published ?? 0);
   }
 
   async listEvents(environmentId: string, filter: EventListFilter, page: PageRequest): Promise<Page<StoredEvent>> {

@@ -79,9 +79,11 @@ export interface EventsTable {
   created_at: number;
 }
 
+/** An environment's count for a month is the sum of its shard rows (see postgres-accept.ts). */
 export interface MonthlyUsageTable {
   environment_id: string;
   month: string;
+  shard: number;
   published: number;
 }
 

@@ -12,8 +12,10 @@ import type { QuotaCheck } from '../store.ts';
 
 class QuotaExceeded extends Error {}
 
-const USAGE = `INSERT INTO monthly_usage (environment_id, month, published) VALUES (?, ?, ?)
-  ON CONFLICT (environment_id, month) DO UPDATE SET published = monthly_usage.published + excluded.published`;
+// The month's usage may be spread over shard rows (PostgreSQL's concurrent publishes use them); a
+// SQLite database has one writer at a time, so it counts into shard 0 only and that row is the sum.
+const USAGE = `INSERT INTO monthly_usage (environment_id, month, shard, published) VALUES (?, ?, 0, ?)
+  ON CONFLICT (environment_id, month, shard) DO UPDATE SET published = monthly_usage.published + excluded.published`;
 
 export class SqliteAccept {
   private readonly insertEvent: BetterSqlite3.Statement;
