@@ -36,3 +36,9 @@ test('a time no ULID can hold is refused', () => {
   assert.throws(() => newId('key', 2 ** 48));
   assert.throws(() => newId('key', 1.5 + 2 ** 47));
 });
+
+test('every prefix Herald uses makes ids, among them bat_ for batches', () => {
+  for (const prefix of ['env', 'key', 'app', 'sub', 'evt', 'dlv', 'att', 'bat', 'msg'] as const) {
+    assert.match(newId(prefix), new RegExp(`^${prefix}_[0-7][0-9A-HJKMNP-TV-Z]{25}$`));
+  }
+});
