@@ -9,43 +9,27 @@ import { buildBatchRequest } from './batch-request.ts';
 import { renderBody } from './render.ts';
 import { buildRequest, type DeliveryRequest } from './request.ts';
 import { newSigningSecret } from './sign.ts';
+import { testSubscription } from '../testing/test-store.ts';
 
 const ENV = 'env_01JXYZ';
 const USER_AGENT = 'Herald/9.9.9';
 const T0 = Date.UTC(2025, 4, 6, 7, 8, 9, 123);
 
 function subscription(overrides: Partial<Subscription> = {}): Subscription {
-  return {
+  return testSubscription({
     id: 'sub_01J',
     topic: 'customers',
     name: 'crm',
-    description: null,
-    customId: null,
-    metadata: {},
-    events: ['*'],
     url: 'https://receiver.example/hook',
-    format: 'cloudevents',
     headers: { 'x-tenant': 'acme' },
     secretHeaderName: 'X-Static-Secret',
     secretHeaderValue: 's3cret',
-    maxRetries: 3,
-    timeoutMs: 5000,
-    failureEmail: null,
     language: 'fr-CA',
-    status: 'enabled',
-    disabledReason: null,
-    disableAfterFailures: 10,
-    consecutiveFailures: 0,
     signingSecret: newSigningSecret(),
-    previousSigningSecret: null,
-    previousSecretExpiresAt: null,
-    version: 1,
-    lastEmailAt: null,
-    scope: { role: 'admin', permissions: [] },
     createdAt: T0,
     updatedAt: T0,
     ...overrides,
-  };
+  });
 }
 
 function event(i: number, overrides: Partial<StoredEvent> = {}): StoredEvent {
