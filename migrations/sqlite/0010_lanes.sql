@@ -15,3 +15,7 @@ ALTER TABLE deliveries ADD COLUMN batch_id TEXT;
 -- FIFO order is rowid order: one writer, and a publish inserts in array order.
 CREATE INDEX deliveries_waiting_in_order ON deliveries (environment_id, subscription_id)
   WHERE status IN ('pending', 'scheduled');
+-- A batch's deliveries, and the formed batches waiting for a retry (few: they are found first).
+CREATE INDEX deliveries_by_batch ON deliveries (environment_id, batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX deliveries_batches_waiting ON deliveries (environment_id, subscription_id, next_attempt_at)
+  WHERE batch_id IS NOT NULL AND status IN ('pending', 'scheduled');

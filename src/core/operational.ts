@@ -34,6 +34,7 @@ export const OPERATIONAL_TYPES: Record<string, { description: string; schema: Js
         topic: { type: 'string' },
         attempts: { type: 'integer' },
         lastError: { type: ['string', 'null'] },
+        batchId: { type: ['string', 'null'], description: 'the batch it failed in; the other events of the batch failed with it' },
       },
     },
   },

@@ -196,6 +196,8 @@ export interface Delivery {
   attempts: number;
   nextAttemptAt: number | null;
   lastAttemptAt: number | null;
+  /** The batch (`bat_…`) it goes out in, from when the batch is formed; its attempts are the batch's. */
+  batchId: string | null;
   createdAt: number;
 }
 

@@ -152,6 +152,7 @@ export const presentDelivery = (d: Delivery) => ({
   attempts: d.attempts,
   nextAttemptAt: isoOrNull(d.nextAttemptAt),
   lastAttemptAt: isoOrNull(d.lastAttemptAt),
+  batchId: d.batchId,
   createdAt: iso(d.createdAt),
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bookSends, laneRoom, rateIntervalMs, shareByRank } from './lane-plan.ts';
 
-const plain = { ordering: 'unordered' as const, rateLimitPerSecond: null, inFlight: 0, nextSendAt: 0 };
+const plain = { ordering: 'unordered' as const, rateLimitPerSecond: null, batch: null, inFlight: 0, nextSendAt: 0 };
 
 describe('lane plan', () => {
   it('room is the cap less what is in flight; FIFO lanes have one slot', () => {

@@ -7,6 +7,9 @@
  *   takes it only when it is due, so its retries hold everything behind it.
  * - Rate limit: requests start at least 1/rate s apart. A claim may book several sends ahead of
  *   time (each with its own `sendAt`, which the worker waits for), up to RATE_HORIZON_MS ahead.
+ * - Batches: a batching lane's request is a batch, formed when `maxEvents` deliveries are due or
+ *   the oldest due one has waited `maxWaitMs`; one batch per lane per claim, and a batch that failed
+ *   is retried whole before a new one forms. In-flight counts requests, so the cap counts batches.
  * - Fairness: rank 1 of every lane before rank 2 of any (a lane's rank counts what it already has
  *   in flight), so a backlog never starves another lane's first delivery.
  */
@@ -23,6 +26,7 @@ export const RATE_SPACING_MARGIN = 1.02;
 export interface LaneGates {
   ordering: 'unordered' | 'fifo';
   rateLimitPerSecond: number | null;
+  batch: { maxEvents: number; maxWaitMs: number } | null;
 }
 
 export interface LaneState extends LaneGates {
@@ -30,6 +34,28 @@ export interface LaneState extends LaneGates {
   inFlight: number;
   /** When the rate limit next lets a request start (0: no limit has booked anything). */
   nextSendAt: number;
+}
+
+/** Whether the due deliveries a batching lane has found make a batch now: full, or the oldest has waited long enough. */
+export function batchReady(batch: { maxEvents: number; maxWaitMs: number }, due: number, oldestDueAt: number, now: number): boolean {
+  return due >= batch.maxEvents || (due > 0 && oldestDueAt + batch.maxWaitMs <= now);
+}
+
+/** A lane's gates as its subscription's row stores them. */
+export function laneGates(row: {
+  ordering: string;
+  rate_limit_per_second: number | null;
+  batch_max_events: number | null;
+  batch_max_wait_ms: number | null;
+}): LaneGates {
+  return {
+    ordering: row.ordering === 'fifo' ? 'fifo' : 'unordered',
+    rateLimitPerSecond: row.rate_limit_per_second,
+    batch:
+      row.batch_max_events !== null && row.batch_max_wait_ms !== null
+        ? { maxEvents: row.batch_max_events, maxWaitMs: row.batch_max_wait_ms }
+        : null,
+  };
 }
 
 /** Milliseconds between two requests of a lane limited to `rate` per second. */
@@ -41,6 +67,7 @@ export function rateIntervalMs(rate: number): number {
 export function laneRoom(lane: LaneState, cap: number, now: number): number {
   const limit = lane.ordering === 'fifo' ? 1 : cap;
   let room = Math.max(0, limit - lane.inFlight);
+  if (lane.batch !== null) room = Math.min(room, 1);
   if (lane.rateLimitPerSecond !== null) {
     if (lane.nextSendAt > now) return 0;
     room = Math.min(room, Math.max(1, Math.floor(RATE_HORIZON_MS / rateIntervalMs(lane.rateLimitPerSecond))));

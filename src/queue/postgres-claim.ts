@@ -13,7 +13,9 @@
  * 3. LEASE: under the locks, in-flight counted again (a claim that committed between 1's snapshot
  *    and its lock is seen now), each lane's due deliveries (FIFO: its head by seq, if due) up to
  *    its share, leased, with their events.
- * 4. Rate-limited lanes that got work move their gate.
+ * 4. Batching lanes, one by one: a formed batch due for its retry, or a new batch if its due
+ *    deliveries make one (lane-plan.ts), leased with its id.
+ * 5. Rate-limited lanes that got work move their gate.
  * Sorting and JIT are off in the transaction: without fresh statistics (a queue table empties and
  * refills, and this machine runs without autovacuum) the planner otherwise read a subscription's
  * whole history through deliveries_by_subscription and sorted it, and compiling the priced-out
@@ -23,8 +25,9 @@ import type pg from 'pg';
 import { claimedFromRow, subscriptionFromRow } from '../store/delivery-rows.ts';
 import { eventFromRow } from '../store/rows.ts';
 import type { DeliveriesTable, EventsTable, SubscriptionsTable } from '../store/schema.ts';
-import { type LaneState, bookSends, laneRoom, shareByRank } from './lane-plan.ts';
-import type { ClaimOptions, ClaimedBatch, ClaimedWork } from './queue.ts';
+import { newId } from '../ids.ts';
+import { type LaneState, batchReady, bookSends, laneGates, laneRoom, shareByRank } from './lane-plan.ts';
+import type { ClaimOptions, ClaimedBatch, ClaimedDelivery, ClaimedWork } from './queue.ts';
 
 const LOCK_LANES = `
 WITH RECURSIVE heads AS (
@@ -39,7 +42,7 @@ WITH RECURSIVE heads AS (
     ORDER BY d.environment_id, d.subscription_id, d.next_attempt_at, d.id LIMIT 1) nxt
 ),
 inflight AS (
-  SELECT d.environment_id, d.subscription_id, count(*)::int AS n FROM deliveries d
+  SELECT d.environment_id, d.subscription_id, count(DISTINCT coalesce(d.batch_id, d.id))::int AS n FROM deliveries d
   WHERE d.status = 'delivering' GROUP BY d.environment_id, d.subscription_id
 ),
 ranked AS (
@@ -67,7 +70,7 @@ WITH plan AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bool[], $5::int[]) AS p(env, sub, take, fifo, lane_cap)
 ),
 inflight AS (
-  SELECT d.environment_id, d.subscription_id, count(*)::int AS n FROM deliveries d
+  SELECT d.environment_id, d.subscription_id, count(DISTINCT coalesce(d.batch_id, d.id))::int AS n FROM deliveries d
   JOIN plan p ON d.environment_id = p.env AND d.subscription_id = p.sub
   WHERE d.status = 'delivering' GROUP BY d.environment_id, d.subscription_id
 ),
@@ -112,7 +115,34 @@ interface LockedLane {
   subscription: SubscriptionsTable | null;
 }
 
-const ORPHAN = { ordering: 'unordered', rateLimitPerSecond: null, nextSendAt: 0 } as const;
+const ORPHAN = { ordering: 'unordered', rateLimitPerSecond: null, batch: null, nextSendAt: 0 } as const;
+
+/** Requests of one lane in flight now (under its lock): a batch's deliveries are one request. */
+const LANE_IN_FLIGHT = `SELECT count(DISTINCT coalesce(batch_id, id))::int AS n FROM deliveries
+  WHERE environment_id = $1 AND subscription_id = $2 AND status = 'delivering'`;
+const FORMED_BATCH = `SELECT batch_id, next_attempt_at FROM deliveries
+  WHERE environment_id = $1 AND subscription_id = $2 AND batch_id IS NOT NULL AND status IN ('pending', 'scheduled')
+  ORDER BY next_attempt_at LIMIT 1`;
+const UNBATCHED = `SELECT ctid::text AS ctid, next_attempt_at FROM deliveries
+  WHERE environment_id = $1 AND subscription_id = $2 AND status IN ('pending', 'scheduled') AND next_attempt_at <= $3
+    AND batch_id IS NULL
+  ORDER BY next_attempt_at, id LIMIT $4`;
+const UNBATCHED_FIFO = `SELECT ctid::text AS ctid, next_attempt_at FROM deliveries
+  WHERE environment_id = $1 AND subscription_id = $2 AND status IN ('pending', 'scheduled') AND batch_id IS NULL
+  ORDER BY seq LIMIT $3`;
+/** Leases a batch: the formed one by its id ($6), or the new one's rows by ctid ($7). */
+const LEASE_BATCH = `WITH leased AS (
+  UPDATE deliveries d SET status = 'delivering', locked_by = $3, lock_expires_at = $4, updated_at = $5, batch_id = $6
+  WHERE d.environment_id = $1 AND d.subscription_id = $2 AND d.status IN ('pending', 'scheduled')
+    AND (d.batch_id = $6 OR d.ctid = ANY($7::tid[]))
+  RETURNING d.*
+)
+SELECT leased.*, to_jsonb(e) AS event FROM leased
+LEFT JOIN events e ON e.environment_id = leased.environment_id AND e.id = leased.event_id
+ORDER BY leased.seq`;
+
+type LeasedRow = DeliveriesTable & { event: EventsTable | null };
+type Planned = { row: LockedLane; state: LaneState; take: number };
 
 export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Promise<ClaimedBatch> {
   const { workerId, now, limit, perSubscriptionCap: cap, leaseMs } = options;
@@ -125,67 +155,84 @@ export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Pro
     const found = await client.query<LockedLane>({ name: 'herald_lock_lanes', text: LOCK_LANES, values: [now, limit] });
     const lanes = found.rows
       .map((row) => {
-        const s = row.subscription;
-        const state: LaneState = s
-          ? {
-              ordering: s.ordering === 'fifo' ? 'fifo' : 'unordered',
-              rateLimitPerSecond: s.rate_limit_per_second,
-              nextSendAt: Number(row.next_send_at),
-              inFlight: row.n,
-            }
+        const state: LaneState = row.subscription
+          ? { ...laneGates(row.subscription), nextSendAt: Number(row.next_send_at), inFlight: row.n }
           : { ...ORPHAN, inFlight: row.n };
         return { row, state, inFlight: state.inFlight, room: laneRoom(state, cap, now) };
       })
       .sort((a, b) => a.state.inFlight - b.state.inFlight || Number(a.row.head_due) - Number(b.row.head_due));
     // Lanes left at their cap, or more lanes due than the claim's limit: a settle may free a slot.
     let moreDue = found.rows.length >= limit || lanes.some((lane) => lane.room === 0);
+    let wakeAt: number | null = null;
     const takes = shareByRank(lanes, limit);
-    const planned = lanes.map((lane, i) => ({ ...lane, take: takes[i] as number })).filter((lane) => lane.take > 0);
+    const planned: Planned[] = lanes.map((lane, i) => ({ ...lane, take: takes[i] as number })).filter((lane) => lane.take > 0);
     if (planned.length < lanes.length) moreDue = true;
-    if (planned.length === 0) {
-      await client.query('COMMIT');
-      return { work: [], moreDue };
-    }
-    const leased = await client.query<DeliveriesTable & { event: EventsTable | null }>({
-      name: 'herald_lease',
-      text: LEASE,
-      values: [
-        planned.map((p) => p.row.environment_id),
-        planned.map((p) => p.row.subscription_id),
-        planned.map((p) => p.take),
-        planned.map((p) => p.state.ordering === 'fifo'),
-        planned.map((p) => (p.state.ordering === 'fifo' ? 1 : cap)),
-        now,
-        workerId,
-        now + leaseMs,
-      ],
-    });
-    const byLane = new Map<string, (DeliveriesTable & { event: EventsTable | null })[]>();
-    for (const row of leased.rows) {
-      const key = `${row.environment_id}\u0000${row.subscription_id}`;
-      const list = byLane.get(key);
-      if (list) list.push(row);
-      else byLane.set(key, [row]);
-    }
     const work: ClaimedWork[] = [];
     const gates: { env: string; sub: string; next: number }[] = [];
-    for (const lane of planned) {
-      const rows = byLane.get(`${lane.row.environment_id}\u0000${lane.row.subscription_id}`) ?? [];
-      // A full read may have left more: a settle (or the booked gate) lets the next claim take them.
-      if (rows.length === lane.take) moreDue = true;
-      rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || (a.id < b.id ? -1 : 1));
-      const booked = bookSends(lane.state, rows.length, now);
-      if (lane.state.rateLimitPerSecond !== null && rows.length > 0) {
+    /** Books the lane's requests (rate limit) and says whether a full share may have left more. */
+    const book = (lane: Planned, requests: number) => {
+      if (requests === lane.take) moreDue = true;
+      const booked = bookSends(lane.state, requests, now);
+      if (lane.state.rateLimitPerSecond !== null && requests > 0) {
         gates.push({ env: lane.row.environment_id, sub: lane.row.subscription_id, next: booked.nextSendAt });
       }
-      const subscription = lane.row.subscription ? subscriptionFromRow(lane.row.subscription) : null;
-      rows.forEach(({ event, ...delivery }, k) => {
-        work.push({
-          delivery: claimedFromRow(delivery),
-          event: event ? eventFromRow(event) : null,
-          subscription,
-          sendAt: booked.sendAts[k] as number,
+      return booked.sendAts;
+    };
+    const single = planned.filter((lane) => lane.state.batch === null);
+    if (single.length > 0) {
+      const leased = await client.query<LeasedRow>({
+        name: 'herald_lease',
+        text: LEASE,
+        values: [
+          single.map((p) => p.row.environment_id),
+          single.map((p) => p.row.subscription_id),
+          single.map((p) => p.take),
+          single.map((p) => p.state.ordering === 'fifo'),
+          single.map((p) => (p.state.ordering === 'fifo' ? 1 : cap)),
+          now,
+          workerId,
+          now + leaseMs,
+        ],
+      });
+      const byLane = new Map<string, LeasedRow[]>();
+      for (const row of leased.rows) {
+        const key = `${row.environment_id}\u0000${row.subscription_id}`;
+        const list = byLane.get(key);
+        if (list) list.push(row);
+        else byLane.set(key, [row]);
+      }
+      for (const lane of single) {
+        const rows = (byLane.get(`${lane.row.environment_id}\u0000${lane.row.subscription_id}`) ?? []).sort(
+          (a, b) => a.next_attempt_at - b.next_attempt_at || (a.id < b.id ? -1 : 1),
+        );
+        const sendAts = book(lane, rows.length);
+        const subscription = lane.row.subscription ? subscriptionFromRow(lane.row.subscription) : null;
+        rows.forEach(({ event, ...delivery }, k) => {
+          work.push({
+            delivery: claimedFromRow(delivery),
+            event: event ? eventFromRow(event) : null,
+            subscription,
+            sendAt: sendAts[k] as number,
+            batch: null,
+          });
         });
+      }
+    }
+    for (const lane of planned.filter((p) => p.state.batch !== null)) {
+      const claimed = await claimBatch(client, lane, { workerId, now, leaseMs, cap });
+      if ('wakeAt' in claimed) {
+        if (claimed.wakeAt !== null) wakeAt = Math.min(wakeAt ?? claimed.wakeAt, claimed.wakeAt);
+        continue;
+      }
+      const [sendAt] = book(lane, 1);
+      const deliveries = claimed.rows.map(({ event: _e, ...delivery }) => claimedFromRow(delivery));
+      const events = claimed.rows.map((row) => (row.event ? eventFromRow(row.event) : null));
+      work.push({
+        delivery: deliveries[0] as ClaimedDelivery,
+        event: events[0] ?? null,
+        subscription: lane.row.subscription ? subscriptionFromRow(lane.row.subscription) : null,
+        sendAt: sendAt as number,
+        batch: { id: claimed.batchId, deliveries, events },
       });
     }
     if (gates.length > 0) {
@@ -196,11 +243,67 @@ export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Pro
       });
     }
     await client.query('COMMIT');
-    return { work, moreDue };
+    return { work, moreDue, wakeAt };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
     client.release();
   }
+}
+
+/**
+ * A batching lane's next batch, under its lock: a formed one due for its retry (whole, with its
+ * id), else a new one of its due deliveries if they make a batch now (lane-plan.ts batchReady);
+ * otherwise when they will.
+ */
+async function claimBatch(
+  client: pg.PoolClient,
+  lane: Planned,
+  { workerId, now, leaseMs, cap }: { workerId: string; now: number; leaseMs: number; cap: number },
+): Promise<{ rows: LeasedRow[]; batchId: string } | { wakeAt: number | null }> {
+  const env = lane.row.environment_id;
+  const sub = lane.row.subscription_id;
+  const batch = lane.state.batch as { maxEvents: number; maxWaitMs: number };
+  const fifo = lane.state.ordering === 'fifo';
+  const inFlight = await client.query<{ n: number }>({ name: 'herald_lane_in_flight', text: LANE_IN_FLIGHT, values: [env, sub] });
+  if ((inFlight.rows[0]?.n ?? 0) >= (fifo ? 1 : cap)) return { wakeAt: null };
+  const lease = async (batchId: string, ctids: string[]) => {
+    const leased = await client.query<LeasedRow>({
+      name: 'herald_lease_batch',
+      text: LEASE_BATCH,
+      values: [env, sub, workerId, now + leaseMs, now, batchId, ctids],
+    });
+    return leased.rows.length > 0 ? { rows: leased.rows, batchId } : { wakeAt: null };
+  };
+  const formed = await client.query<{ batch_id: string; next_attempt_at: number }>({
+    name: 'herald_formed_batch',
+    text: FORMED_BATCH,
+    values: [env, sub],
+  });
+  const retry = formed.rows[0];
+  if (retry && retry.next_attempt_at <= now) return lease(retry.batch_id, []);
+  // A FIFO lane's formed batch goes before anything behind it.
+  if (retry && fifo) return { wakeAt: null };
+  let rows: { ctid: string; next_attempt_at: number }[];
+  if (fifo) {
+    const ordered = await client.query<{ ctid: string; next_attempt_at: number }>({
+      name: 'herald_unbatched_fifo',
+      text: UNBATCHED_FIFO,
+      values: [env, sub, batch.maxEvents],
+    });
+    const firstLater = ordered.rows.findIndex((row) => Number(row.next_attempt_at) > now);
+    rows = firstLater === -1 ? ordered.rows : ordered.rows.slice(0, firstLater);
+  } else {
+    rows = (
+      await client.query<{ ctid: string; next_attempt_at: number }>({
+        name: 'herald_unbatched',
+        text: UNBATCHED,
+        values: [env, sub, now, batch.maxEvents],
+      })
+    ).rows;
+  }
+  const oldest = rows.reduce((min, row) => Math.min(min, Number(row.next_attempt_at)), Number.POSITIVE_INFINITY);
+  if (!batchReady(batch, rows.length, oldest, now)) return { wakeAt: rows.length > 0 ? oldest + batch.maxWaitMs : null };
+  return lease(newId('bat', now), rows.map((row) => row.ctid));
 }

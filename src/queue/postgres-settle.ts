@@ -94,21 +94,27 @@ const WRITE_HEALTH = `update subscriptions s
 
 const key = (environmentId: string, id: string) => `${environmentId}\u0000${id}`;
 
+/** One attempt row per input; one move per delivery (a batch's members each). */
 function settleValues(inputs: readonly SettleInput[], reset: boolean): unknown[] {
   const attempts = inputs.map((input) => rows.attemptToRow(input.environmentId, input.attempt));
+  const moves = inputs.flatMap((input) => (input.members ?? [input.deliveryId]).map((deliveryId) => ({ input, deliveryId })));
   return [
     ...ATTEMPT_NAMES.map((name) => attempts.map((row) => row[name])),
-    inputs.map((i) => i.environmentId),
-    inputs.map((i) => i.deliveryId),
-    inputs.map((i) => i.workerId),
-    inputs.map((i) => statusAfter(i.decision)),
-    inputs.map((i) => (i.decision.kind === 'retry' ? i.decision.nextAttemptAt : null)),
-    inputs.map((i) => i.attempt.number),
-    inputs.map((i) => i.attempt.startedAt),
-    inputs.map((i) => i.now),
+    moves.map((m) => m.input.environmentId),
+    moves.map((m) => m.deliveryId),
+    moves.map((m) => m.input.workerId),
+    moves.map((m) => statusAfter(m.input.decision)),
+    moves.map((m) => (m.input.decision.kind === 'retry' ? m.input.decision.nextAttemptAt : null)),
+    moves.map((m) => m.input.attempt.number),
+    moves.map((m) => m.input.attempt.startedAt),
+    moves.map((m) => m.input.now),
     reset,
   ];
 }
+
+/** Whether the input's delivery (or any of its batch's) was moved. */
+const movedOf = (moved: ReadonlySet<string>, input: SettleInput) =>
+  (input.members ?? [input.deliveryId]).some((deliveryId) => moved.has(key(input.environmentId, deliveryId)));
 
 export async function settleOnPostgres(pool: pg.Pool, inputs: readonly SettleInput[]): Promise<SettleEffects[]> {
   if (inputs.length === 0) return [];
@@ -122,7 +128,7 @@ export async function settleOnPostgres(pool: pg.Pool, inputs: readonly SettleInp
       values: settleValues(inputs, false),
     });
     const moved = new Set(result.rows.map((row) => key(row.environment_id, row.id)));
-    const effects = inputs.map((input) => (moved.has(key(input.environmentId, input.deliveryId)) ? { ...UNSETTLED, settled: true } : UNSETTLED));
+    const effects = inputs.map((input) => (movedOf(moved, input) ? { ...UNSETTLED, settled: true } : UNSETTLED));
     const groups = groupFinalOutcomes(inputs, effects);
     if (groups.length > 0) await countOutcomes(client, inputs, effects, groups);
     await client.query('COMMIT');
@@ -145,7 +151,7 @@ async function settleWithoutFailures(pool: pg.Pool, inputs: readonly SettleInput
   const recovered = new Set<string>();
   for (const row of result.rows) (row.kind === 'moved' ? moved : recovered).add(key(row.environment_id, row.id));
   return inputs.map((input) => {
-    const settled = moved.has(key(input.environmentId, input.deliveryId));
+    const settled = movedOf(moved, input);
     // The first success of a subscription that had been failing reports its recovery.
     const recovers = settled && input.decision.kind === 'succeeded' && recovered.delete(key(input.environmentId, input.attempt.subscriptionId));
     return settled ? { settled, recovered: recovers, disabled: null, consecutiveFailures: 0 } : UNSETTLED;

@@ -1,6 +1,6 @@
 /**
  * The queue's contract, on both dialects: fairness, caps, leases and their expiry, every settle
- * outcome, FIFO lanes and rate-limited lanes. Time is passed in (`now`), never slept.
+ * outcome, FIFO lanes, rate-limited lanes and batching lanes. Time is passed in (`now`), never slept.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -258,6 +258,84 @@ describeEachDialect('queue', (store, dialect) => {
     assert.equal(second.work[0]?.sendAt, gate);
     const all = [...first.work, ...second.work].map((w) => w.sendAt);
     for (let i = 1; i < all.length; i++) assert.ok((all[i] as number) - (all[i - 1] as number) >= Math.floor(interval));
+    await drain();
+  });
+
+  it('batch: closed by size or by time, sent as one request, retried whole under its id, logged once', async () => {
+    const lane = await subscribe({ batch: { maxEvents: 3, maxWaitMs: 10_000 } });
+    const ids = await queue(lane, 2);
+    const waiting = await claim(T);
+    assert.deepEqual(waiting.work, []);
+    assert.equal(waiting.wakeAt, T + 10_000, 'two of three: the batch waits for the oldest to have waited maxWaitMs');
+    await store().insertDeliveries(env, [
+      { id: `dlv_${lane.id}_third`, eventId: 'evt_third', subscriptionId: lane.id, topic: 'work', status: 'pending', nextAttemptAt: T, createdAt: T },
+    ]);
+    const full = await claim(T);
+    assert.equal(full.work.length, 1, 'one request');
+    const batch = full.work[0]?.batch;
+    assert.ok(batch?.id.startsWith('bat_'));
+    assert.deepEqual(
+      batch.deliveries.map((d) => d.id),
+      [...ids, `dlv_${lane.id}_third`],
+    );
+    assert.equal((await store().getDelivery(env, ids[0] as string))?.batchId, batch.id);
+    const members = batch.deliveries.map((d) => d.id);
+    const settleBatch = (decision: SettleDecision, now: number, number: number) =>
+      store().queue.settle([
+        {
+          environmentId: env,
+          deliveryId: batch.id,
+          members,
+          workerId: 'w1',
+          now,
+          decision,
+          attempt: {
+            id: `att_${batch.id}_${number}`,
+            deliveryId: batch.id,
+            subscriptionId: lane.id,
+            number,
+            startedAt: now,
+            durationMs: 1,
+            requestHeaders: {},
+            responseStatus: decision.kind === 'succeeded' ? 200 : 500,
+            responseBody: '',
+            error: null,
+            outcome: decision.kind === 'succeeded' ? 'succeeded' : 'failed',
+          },
+        },
+      ]);
+    const [retry] = await settleBatch({ kind: 'retry', nextAttemptAt: T + 5000 }, T, 1);
+    assert.equal(retry?.settled, true);
+    for (const id of members) assert.equal((await store().getDelivery(env, id))?.status, 'pending');
+    assert.deepEqual((await claim(T + 4999)).work, []);
+    const again = await claim(T + 5000);
+    assert.equal(again.work[0]?.batch?.id, batch.id, 'the retry keeps the batch and its id');
+    assert.deepEqual(
+      again.work[0]?.batch?.deliveries.map((d) => [d.id, d.attempts]),
+      members.map((id) => [id, 1]),
+    );
+    await settleBatch({ kind: 'succeeded' }, T + 5000, 2);
+    for (const id of members) {
+      assert.equal((await store().getDelivery(env, id))?.status, 'succeeded');
+      assert.deepEqual(
+        (await store().listAttempts(env, id, { limit: 10, after: null })).data.map((a) => [a.deliveryId, a.number]),
+        [
+          [batch.id, 1],
+          [batch.id, 2],
+        ],
+        'each delivery shows its batch\'s attempts',
+      );
+    }
+    await store().insertDeliveries(env, [
+      { id: `dlv_${lane.id}_late`, eventId: 'evt_late', subscriptionId: lane.id, topic: 'work', status: 'pending', nextAttemptAt: T + 6000, createdAt: T },
+    ]);
+    assert.deepEqual((await claim(T + 15_999)).work, []);
+    const byTime = await claim(T + 16_000);
+    assert.deepEqual(
+      byTime.work[0]?.batch?.deliveries.map((d) => d.id),
+      [`dlv_${lane.id}_late`],
+      'closed by time: whatever is due once the oldest has waited maxWaitMs',
+    );
     await drain();
   });
 

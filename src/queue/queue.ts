@@ -23,13 +23,22 @@ export interface ClaimedDelivery extends Delivery {
   environmentId: string;
 }
 
-/** A claimed delivery with what sending it needs: null where its event or subscription is gone. */
+/** One request's worth of claimed work, with what sending it needs: null where an event or the subscription is gone. */
 export interface ClaimedWork {
+  /** The delivery, or a batch's first. */
   delivery: ClaimedDelivery;
   event: StoredEvent | null;
   subscription: Subscription | null;
   /** When the request may start: later than the claim only under a rate limit (the booked slot). */
   sendAt: number;
+  /** A batching subscription's batch: its id and its deliveries (the first is `delivery`) with their events, in order. */
+  batch: ClaimedBatchOfEvents | null;
+}
+
+export interface ClaimedBatchOfEvents {
+  id: string;
+  deliveries: ClaimedDelivery[];
+  events: (StoredEvent | null)[];
 }
 
 export interface ClaimedBatch {
@@ -39,6 +48,8 @@ export interface ClaimedBatch {
    * gives a claim nothing to take, so the worker need not claim again until new work arrives.
    */
   moreDue: boolean;
+  /** The soonest time a batch left waiting to fill up is due to go anyway (its oldest event's wait is over). */
+  wakeAt: number | null;
 }
 
 export type SettleDecision =
@@ -49,7 +60,10 @@ export type SettleDecision =
 
 export interface SettleInput {
   environmentId: string;
+  /** The delivery attempted, or the batch (`bat_…`) whose deliveries are `members`. */
   deliveryId: string;
+  /** A batch's deliveries, all moved as one; absent for a single delivery. */
+  members?: readonly string[];
   workerId: string;
   attempt: Attempt;
   decision: SettleDecision;
@@ -58,7 +72,7 @@ export interface SettleInput {
 
 /** What settling did to the subscription (domain/subscription-health.ts), for operational events and emails. */
 export interface SettleEffects extends HealthEffect {
-  /** False when the lease had been lost (another worker owns the delivery now). */
+  /** False when the lease had been lost (another worker owns the delivery, or the batch, now). */
   settled: boolean;
 }
 

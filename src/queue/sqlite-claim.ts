@@ -10,17 +10,20 @@
  *    subscriptions that have work waiting, not with the number of deliveries waiting.
  * 3. Due lanes in priority order (fewest in flight, then waiting longest), with their gates
  *    (lane-plan.ts), until `limit` lanes have room; the claim's limit shared among them by rank.
- * 4. Each lane's due deliveries (FIFO: its head in commit order, if due), leased; rate-limited
- *    lanes book their sends and move their gate.
+ * 4. Each lane's requests: its due deliveries (FIFO: its head in commit order, if due), or a
+ *    batching lane's batch (lane-plan.ts), leased; rate-limited lanes book their sends and move
+ *    their gate.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import { claimedFromRow, subscriptionFromRow } from '../store/delivery-rows.ts';
 import { eventFromRow } from '../store/rows.ts';
 import type { DeliveriesTable, EventsTable, SubscriptionsTable } from '../store/schema.ts';
-import { type LaneState, bookSends, laneRoom, shareByRank } from './lane-plan.ts';
-import type { ClaimOptions, ClaimedBatch, ClaimedWork } from './queue.ts';
+import { newId } from '../ids.ts';
+import { type LaneState, batchReady, bookSends, laneGates, laneRoom, shareByRank } from './lane-plan.ts';
+import type { ClaimOptions, ClaimedBatch, ClaimedDelivery, ClaimedWork } from './queue.ts';
 
-const INFLIGHT_SQL = `SELECT environment_id, subscription_id, count(*) AS n FROM deliveries
+/** Requests in flight per lane: a batch's deliveries are one request. */
+const INFLIGHT_SQL = `SELECT environment_id, subscription_id, count(DISTINCT coalesce(batch_id, id)) AS n FROM deliveries
   WHERE status = 'delivering' GROUP BY environment_id, subscription_id`;
 
 const HEADS_SQL = `WITH RECURSIVE heads(rid) AS (
@@ -53,6 +56,23 @@ const FIFO_HEAD_SQL = `SELECT rowid AS rid, next_attempt_at FROM deliveries INDE
   WHERE environment_id = ? AND subscription_id = ? AND status IN ('pending', 'scheduled')
   ORDER BY rowid LIMIT 1`;
 
+/** A batching lane's formed batch waiting for its retry, soonest first. */
+const FORMED_BATCH_SQL = `SELECT batch_id, next_attempt_at FROM deliveries INDEXED BY deliveries_batches_waiting
+  WHERE environment_id = ? AND subscription_id = ? AND batch_id IS NOT NULL AND status IN ('pending', 'scheduled')
+  ORDER BY next_attempt_at LIMIT 1`;
+
+const BATCH_MEMBERS_SQL = `SELECT rowid AS rid, next_attempt_at FROM deliveries INDEXED BY deliveries_by_batch
+  WHERE environment_id = ? AND batch_id = ? AND status IN ('pending', 'scheduled') ORDER BY rowid`;
+
+/** A batching lane's due deliveries not yet in a batch, oldest first (FIFO: in commit order, due or not). */
+const UNBATCHED_SQL = `SELECT rowid AS rid, next_attempt_at FROM deliveries INDEXED BY deliveries_due_by_subscription
+  WHERE environment_id = ? AND subscription_id = ? AND status IN ('pending', 'scheduled') AND next_attempt_at <= ?
+    AND batch_id IS NULL
+  ORDER BY next_attempt_at, id LIMIT ?`;
+const UNBATCHED_FIFO_SQL = `SELECT rowid AS rid, next_attempt_at FROM deliveries INDEXED BY deliveries_waiting_in_order
+  WHERE environment_id = ? AND subscription_id = ? AND status IN ('pending', 'scheduled') AND batch_id IS NULL
+  ORDER BY rowid LIMIT ?`;
+
 interface Head {
   environment_id: string;
   subscription_id: string;
@@ -65,10 +85,19 @@ interface Lane {
   subscription: SubscriptionsTable | null;
 }
 
+/** One request to lease: a single delivery, or a batch's deliveries. */
+interface Request {
+  rids: number[];
+  batchId: string | null;
+  sendAt: number;
+  subscription: SubscriptionsTable | null;
+}
+
 type LaneRow = SubscriptionsTable & { lane_next_send_at: number };
+type Row = { rid: number; next_attempt_at: number };
 
 /** A lane without a subscription row (deleted meanwhile): claimed without gates, and cancelled by the worker. */
-const ORPHAN: Omit<LaneState, 'inFlight'> = { ordering: 'unordered', rateLimitPerSecond: null, nextSendAt: 0 };
+const ORPHAN: Omit<LaneState, 'inFlight'> = { ordering: 'unordered', rateLimitPerSecond: null, batch: null, nextSendAt: 0 };
 
 export class SqliteClaim {
   private readonly inflight: BetterSqlite3.Statement;
@@ -76,6 +105,10 @@ export class SqliteClaim {
   private readonly lane: BetterSqlite3.Statement;
   private readonly due: BetterSqlite3.Statement;
   private readonly fifoHead: BetterSqlite3.Statement;
+  private readonly formedBatch: BetterSqlite3.Statement;
+  private readonly batchMembers: BetterSqlite3.Statement;
+  private readonly unbatched: BetterSqlite3.Statement;
+  private readonly unbatchedFifo: BetterSqlite3.Statement;
   private readonly event: BetterSqlite3.Statement;
   private readonly moveGate: BetterSqlite3.Statement;
   private readonly leaseByCount = new Map<number, BetterSqlite3.Statement>();
@@ -86,6 +119,10 @@ export class SqliteClaim {
     this.lane = raw.prepare(LANE_SQL);
     this.due = raw.prepare(DUE_SQL);
     this.fifoHead = raw.prepare(FIFO_HEAD_SQL);
+    this.formedBatch = raw.prepare(FORMED_BATCH_SQL);
+    this.batchMembers = raw.prepare(BATCH_MEMBERS_SQL);
+    this.unbatched = raw.prepare(UNBATCHED_SQL);
+    this.unbatchedFifo = raw.prepare(UNBATCHED_FIFO_SQL);
     this.event = raw.prepare('SELECT * FROM events WHERE environment_id = ? AND id = ?');
     this.moveGate = raw.prepare('UPDATE lanes SET next_send_at = ? WHERE environment_id = ? AND subscription_id = ?');
   }
@@ -103,6 +140,7 @@ export class SqliteClaim {
       .sort((a, b) => a.n - b.n || a.head.next_attempt_at - b.head.next_attempt_at);
     // Left waiting for a slot: a due lane at its cap, past the first `limit`, or read to its share.
     let moreDue = false;
+    let wakeAt: number | null = null;
     const lanes: Lane[] = [];
     for (const { head, n } of due) {
       if (lanes.length === limit) {
@@ -110,14 +148,7 @@ export class SqliteClaim {
         break;
       }
       const row = this.lane.get(head.environment_id, head.subscription_id) as LaneRow | undefined;
-      const state: LaneState = row
-        ? {
-            ordering: row.ordering === 'fifo' ? 'fifo' : 'unordered',
-            rateLimitPerSecond: row.rate_limit_per_second,
-            nextSendAt: row.lane_next_send_at,
-            inFlight: n,
-          }
-        : { ...ORPHAN, inFlight: n };
+      const state: LaneState = row ? { ...laneGates(row), nextSendAt: row.lane_next_send_at, inFlight: n } : { ...ORPHAN, inFlight: n };
       if (laneRoom(state, cap, now) > 0) lanes.push({ head, state, subscription: row ?? null });
       // A closed rate gate opens at a time nextDueAt reports; a full lane waits for a settle.
       else if (state.nextSendAt <= now) moreDue = true;
@@ -126,7 +157,7 @@ export class SqliteClaim {
       lanes.map((lane) => ({ inFlight: lane.state.inFlight, room: laneRoom(lane.state, cap, now) })),
       limit,
     );
-    const chosen: { rid: number; sendAt: number; subscription: SubscriptionsTable | null }[] = [];
+    const requests: Request[] = [];
     lanes.forEach((lane, i) => {
       const take = takes[i] as number;
       if (take === 0) {
@@ -134,48 +165,118 @@ export class SqliteClaim {
         return;
       }
       const { environment_id: env, subscription_id: sub } = lane.head;
-      let rows: { rid: number; next_attempt_at: number }[];
-      if (lane.state.ordering === 'fifo') {
-        const head = this.fifoHead.get(env, sub) as { rid: number; next_attempt_at: number } | undefined;
-        rows = head && head.next_attempt_at <= now ? [head] : [];
+      let groups: { rids: number[]; batchId: string | null }[];
+      if (lane.state.batch !== null) {
+        const formed = this.batchOf(lane, now);
+        if ('wakeAt' in formed) {
+          if (formed.wakeAt !== null) wakeAt = Math.min(wakeAt ?? formed.wakeAt, formed.wakeAt);
+          groups = [];
+        } else groups = [formed];
       } else {
-        rows = this.due.all(env, sub, now, take) as { rid: number; next_attempt_at: number }[];
+        let rows: Row[];
+        if (lane.state.ordering === 'fifo') {
+          const head = this.fifoHead.get(env, sub) as Row | undefined;
+          rows = head && head.next_attempt_at <= now ? [head] : [];
+        } else {
+          rows = this.due.all(env, sub, now, take) as Row[];
+        }
+        groups = rows.map((row) => ({ rids: [row.rid], batchId: null }));
       }
       // A full read may have left more: a settle (or the booked gate) lets the next claim take them.
-      if (rows.length === take) moreDue = true;
-      const booked = bookSends(lane.state, rows.length, now);
-      if (lane.state.rateLimitPerSecond !== null && rows.length > 0) this.moveGate.run(booked.nextSendAt, env, sub);
-      rows.forEach((row, k) => chosen.push({ rid: row.rid, sendAt: booked.sendAts[k] as number, subscription: lane.subscription }));
+      if (groups.length === take) moreDue = true;
+      const booked = bookSends(lane.state, groups.length, now);
+      if (lane.state.rateLimitPerSecond !== null && groups.length > 0) this.moveGate.run(booked.nextSendAt, env, sub);
+      groups.forEach((group, k) => requests.push({ ...group, sendAt: booked.sendAts[k] as number, subscription: lane.subscription }));
     });
-    if (chosen.length === 0) return { work: [], moreDue };
-    const leased = this.lease(chosen.length).all(workerId, now + leaseMs, now, ...chosen.map((c) => c.rid)) as (DeliveriesTable & {
-      rid: number;
-    })[];
-    const byRid = new Map(chosen.map((c) => [c.rid, c]));
-    const events = new Map<string, ClaimedWork['event']>();
-    const work = leased.map((row): ClaimedWork => {
-      const pick = byRid.get(row.rid);
-      const eventKey = `${row.environment_id}\u0000${row.event_id}`;
-      if (!events.has(eventKey)) {
-        const found = this.event.get(row.environment_id, row.event_id) as EventsTable | undefined;
-        events.set(eventKey, found ? eventFromRow(found) : null);
-      }
-      const { rid: _rid, ...delivery } = row;
-      return {
-        delivery: claimedFromRow(delivery),
-        event: events.get(eventKey) ?? null,
-        subscription: pick?.subscription ? subscriptionFromRow(pick.subscription) : null,
-        sendAt: pick?.sendAt ?? now,
-      };
-    });
-    return { work, moreDue };
+    return { work: this.lease(requests, workerId, now, leaseMs), moreDue, wakeAt };
   }
 
-  private lease(count: number): BetterSqlite3.Statement {
+  /**
+   * A batching lane's next batch: a formed one due for its retry (kept whole, with its id), else
+   * a new one of its due deliveries if they make a batch now; otherwise when they will.
+   */
+  private batchOf(lane: Lane, now: number): { rids: number[]; batchId: string } | { wakeAt: number | null } {
+    const { environment_id: env, subscription_id: sub } = lane.head;
+    const batch = lane.state.batch as { maxEvents: number; maxWaitMs: number };
+    const formed = this.formedBatch.get(env, sub) as { batch_id: string; next_attempt_at: number } | undefined;
+    if (formed) {
+      if (formed.next_attempt_at <= now) {
+        const members = this.batchMembers.all(env, formed.batch_id) as Row[];
+        return { rids: members.map((m) => m.rid), batchId: formed.batch_id };
+      }
+      // A FIFO lane's formed batch goes before anything behind it.
+      if (lane.state.ordering === 'fifo') return { wakeAt: null };
+    }
+    let rows: Row[];
+    if (lane.state.ordering === 'fifo') {
+      rows = [];
+      for (const row of this.unbatchedFifo.all(env, sub, batch.maxEvents) as Row[]) {
+        if (row.next_attempt_at > now) break;
+        rows.push(row);
+      }
+    } else {
+      rows = this.unbatched.all(env, sub, now, batch.maxEvents) as Row[];
+    }
+    const oldest = rows.reduce((min, row) => Math.min(min, row.next_attempt_at), Number.POSITIVE_INFINITY);
+    if (!batchReady(batch, rows.length, oldest, now)) return { wakeAt: rows.length > 0 ? oldest + batch.maxWaitMs : null };
+    return { rids: rows.map((row) => row.rid), batchId: newId('bat', now) };
+  }
+
+  /** Leases the requests' deliveries (a batch's taking its id) and reads their events. */
+  private lease(requests: readonly Request[], workerId: string, now: number, leaseMs: number): ClaimedWork[] {
+    const events = new Map<string, ClaimedWork['event']>();
+    const eventOf = (row: DeliveriesTable) => {
+      const key = `${row.environment_id}\u0000${row.event_id}`;
+      if (!events.has(key)) {
+        const found = this.event.get(row.environment_id, row.event_id) as EventsTable | undefined;
+        events.set(key, found ? eventFromRow(found) : null);
+      }
+      return events.get(key) ?? null;
+    };
+    const work: ClaimedWork[] = [];
+    const singles = requests.filter((r) => r.batchId === null);
+    if (singles.length > 0) {
+      const byRid = new Map(singles.map((r) => [r.rids[0] as number, r]));
+      const leased = this.leaseStatement(singles.length).all(workerId, now + leaseMs, now, null, ...byRid.keys()) as (DeliveriesTable & {
+        rid: number;
+      })[];
+      for (const { rid, ...row } of leased) {
+        const request = byRid.get(rid);
+        work.push({
+          delivery: claimedFromRow(row),
+          event: eventOf(row),
+          subscription: request?.subscription ? subscriptionFromRow(request.subscription) : null,
+          sendAt: request?.sendAt ?? now,
+          batch: null,
+        });
+      }
+    }
+    for (const request of requests) {
+      if (request.batchId === null || request.rids.length === 0) continue;
+      const leased = (
+        this.leaseStatement(request.rids.length).all(workerId, now + leaseMs, now, request.batchId, ...request.rids) as (DeliveriesTable & {
+          rid: number;
+        })[]
+      ).sort((a, b) => a.rid - b.rid);
+      if (leased.length === 0) continue;
+      const deliveries = leased.map(({ rid: _rid, ...row }) => claimedFromRow(row));
+      const batchEvents = leased.map(({ rid: _rid, ...row }) => eventOf(row));
+      work.push({
+        delivery: deliveries[0] as ClaimedDelivery,
+        event: batchEvents[0] ?? null,
+        subscription: request.subscription ? subscriptionFromRow(request.subscription) : null,
+        sendAt: request.sendAt,
+        batch: { id: request.batchId, deliveries, events: batchEvents },
+      });
+    }
+    return work;
+  }
+
+  private leaseStatement(count: number): BetterSqlite3.Statement {
     let statement = this.leaseByCount.get(count);
     if (!statement) {
       statement = this.raw.prepare(`UPDATE deliveries
-        SET status = 'delivering', locked_by = ?, lock_expires_at = ?, updated_at = ?
+        SET status = 'delivering', locked_by = ?, lock_expires_at = ?, updated_at = ?, batch_id = coalesce(batch_id, ?)
         WHERE rowid IN (${Array.from({ length: count }, () => '?').join(', ')}) AND status IN ('pending', 'scheduled')
         RETURNING rowid AS rid, *`);
       this.leaseByCount.set(count, statement);
@@ -183,4 +284,3 @@ export class SqliteClaim {
     return statement;
   }
 }
-

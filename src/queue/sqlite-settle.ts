@@ -46,17 +46,20 @@ export class SqliteSettle {
       const { decision, attempt } = input;
       this.insertAttempt.run(attemptToRow(input.environmentId, attempt));
       const next = decision.kind === 'retry' ? decision.nextAttemptAt : null;
-      const moved = this.moveDelivery.run(
-        statusAfter(decision),
-        next,
-        attempt.number,
-        attempt.startedAt,
-        input.now,
-        input.environmentId,
-        input.deliveryId,
-        input.workerId,
-      );
-      return moved.changes > 0 ? { ...UNSETTLED, settled: true } : UNSETTLED;
+      let moved = 0;
+      for (const deliveryId of input.members ?? [input.deliveryId]) {
+        moved += this.moveDelivery.run(
+          statusAfter(decision),
+          next,
+          attempt.number,
+          attempt.startedAt,
+          input.now,
+          input.environmentId,
+          deliveryId,
+          input.workerId,
+        ).changes;
+      }
+      return moved > 0 ? { ...UNSETTLED, settled: true } : UNSETTLED;
     });
     for (const group of groupFinalOutcomes(inputs, effects)) {
       const row = this.readHealth.get(group.environmentId, group.subscriptionId) as

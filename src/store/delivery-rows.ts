@@ -126,6 +126,7 @@ export const deliveryFromRow = (row: DeliveriesTable): Delivery => ({
   // Only waiting deliveries have a next attempt.
   nextAttemptAt: WAITING.includes(row.status) ? row.next_attempt_at : null,
   lastAttemptAt: row.last_attempt_at,
+  batchId: row.batch_id ?? null,
   createdAt: row.created_at,
 });
 

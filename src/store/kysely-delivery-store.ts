@@ -252,12 +252,19 @@ async claimEmailBudget(
     return toPage(found, page, NEWEST_FIRST, rows.deliveryFromRow);
   }
 
+  /** A delivery sent in a batch shows the batch's attempts (logged once, under the batch's id). */
   async listAttempts(environmentId: string, deliveryId: string, page: PageRequest): Promise<Page<Attempt>> {
+    const owner = await this.db
+      .selectFrom('deliveries')
+      .select('batch_id')
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', deliveryId)
+      .executeTakeFirst();
     const query = this.db
       .selectFrom('attempts')
       .selectAll()
       .where('environment_id', '=', environmentId)
-      .where('delivery_id', '=', deliveryId);
+      .where('delivery_id', '=', owner?.batch_id ?? deliveryId);
     const found = await pageQuery(query, BY_NUMBER, page).execute();
     return toPage(found, page, BY_NUMBER, rows.attemptFromRow);
   }
@@ -269,6 +276,7 @@ async claimEmailBudget(
   async requeueDelivery(environmentId: string, id: string, now: number): Promise<boolean> {
     const result = await this.db
       .updateTable('deliveries')
+      // A delivery sent in a batch is retried as that batch (same `bat_…` id, as a retried event keeps its id).
       .set({ status: 'pending', next_attempt_at: now, updated_at: now })
       .where('environment_id', '=', environmentId)
       .where('id', '=', id)

@@ -54,17 +54,21 @@ async function windowAfter(db: Kysely<Database>, at: PruneCursor, horizon: numbe
 async function pruneDeliveries(trx: Transaction<Database>, dialect: Dialect, env: string, ids: string[]): Promise<Removed> {
   let query = trx
     .selectFrom('deliveries')
-    .select('id')
+    .select(['id', 'batch_id'])
     .where('environment_id', '=', env)
     .where('id', 'in', ids)
     .where('status', 'in', FINAL_DELIVERY_STATUSES);
   if (dialect === 'postgres') query = query.forUpdate().skipLocked();
-  const doomed = (await query.execute()).map((row) => row.id);
+  const found = await query.execute();
+  const doomed = found.map((row) => row.id);
   if (doomed.length === 0) return NOTHING;
+  // A batch's attempts go with the first of its deliveries pruned (the rest were created within
+  // its maxWaitMs, so they follow within a minute).
+  const batches = [...new Set(found.flatMap((row) => (row.batch_id ? [row.batch_id] : [])))];
   const attempts = await trx
     .deleteFrom('attempts')
     .where('environment_id', '=', env)
-    .where('delivery_id', 'in', doomed)
+    .where('delivery_id', 'in', [...doomed, ...batches])
     .executeTakeFirst();
   const deliveries = await trx
     .deleteFrom('deliveries')

@@ -83,6 +83,7 @@ export class Maintenance {
         ...base,
         deliveryId: delivery.id,
         eventId: delivery.eventId,
+        batchId: report.batch?.id ?? null,
         attempts: attempt?.number ?? delivery.attempts,
         lastError: attempt?.error?.message ?? null,
       });

@@ -37,7 +37,10 @@ export interface RunContext {
 
 /** What happened, for the caller's side effects (operational events, emails). */
 export interface RunReport {
+  /** The delivery, or a batch's first. */
   delivery: ClaimedDelivery;
+  /** The batch attempted, when the request was one. */
+  batch: { id: string; deliveryIds: readonly string[] } | null;
   subscription: Subscription | null;
   event: StoredEvent | null;
   decision: SettleDecision | null;
@@ -88,7 +91,7 @@ export function attemptFrom(
  * the URL it goes to), may see the topic the event is about: a delivery planned under an earlier
  * scope (queued before the URL changed, or retried since) must not reach the new URL.
  */
-async function mayReceive(ctx: RunContext, environmentId: string, subscription: Subscription, event: StoredEvent) {
+export async function mayReceive(ctx: RunContext, environmentId: string, subscription: Subscription, event: StoredEvent) {
   if (subscription.topic !== OPERATIONAL_TOPIC) return true;
   return operationalAudience(ctx.store, environmentId)(subscription.scope, event);
 }
@@ -99,7 +102,7 @@ export async function runDelivery(
   subscription: Subscription | null,
   event: StoredEvent | null,
 ): Promise<RunReport> {
-  const report: RunReport = { delivery, subscription, event, decision: null, effects: null, attempt: null };
+  const report: RunReport = { delivery, batch: null, subscription, event, decision: null, effects: null, attempt: null };
   if (
     !subscription ||
     !event ||
@@ -131,8 +134,8 @@ export async function runDelivery(
   return settleAttempt(ctx, report, subscription, attempt, outcome, now);
 }
 
-/** Decides what follows the attempt (retry, success, failure) and records both. */
-async function settleAttempt(
+/** Decides what follows the attempt (retry, success, failure) and records both (a batch's: for all its deliveries). */
+export async function settleAttempt(
   ctx: RunContext,
   report: RunReport,
   subscription: Subscription,
@@ -143,7 +146,8 @@ async function settleAttempt(
   const decision = decide(outcome, attempt.number, subscription.maxRetries, now, ctx.retryScheduleMs);
   const effects = await ctx.settle({
     environmentId: report.delivery.environmentId,
-    deliveryId: report.delivery.id,
+    deliveryId: report.batch?.id ?? report.delivery.id,
+    ...(report.batch ? { members: report.batch.deliveryIds } : {}),
     workerId: ctx.workerId,
     attempt,
     decision,
@@ -158,7 +162,7 @@ async function settleAttempt(
  * never sits in `delivering`, and setting the right key or replacing the secret lets a retry
  * through. The error names the fields, never a value.
  */
-async function settleUnsent(
+export async function settleUnsent(
   ctx: RunContext,
   report: RunReport,
   subscription: Subscription,
@@ -167,11 +171,11 @@ async function settleUnsent(
 ): Promise<RunReport> {
   const { delivery } = report;
   const message = unavailableSecretsMessage(unavailable);
-  ctx.onError?.(new Error(`delivery ${delivery.id} of subscription ${delivery.subscriptionId} ${message}`));
+  ctx.onError?.(new Error(`${report.batch ? `batch ${report.batch.id}` : `delivery ${delivery.id}`} of subscription ${delivery.subscriptionId} ${message}`));
   const number = delivery.attempts + 1;
   const attempt: Attempt = {
     id: newId('att', startedAt),
-    deliveryId: delivery.id,
+    deliveryId: report.batch?.id ?? delivery.id,
     subscriptionId: delivery.subscriptionId,
     number,
     startedAt,

@@ -11,6 +11,7 @@ import type { Wakeup } from '../queue/wakeup.ts';
 import type { SecretBox } from '../secret-box.ts';
 import type { ClaimedDelivery, ClaimedWork } from '../queue/queue.ts';
 import type { Store } from '../store/store.ts';
+import { runBatch } from './run-batch.ts';
 import { type RunContext, type RunReport, runDelivery } from './run-delivery.ts';
 import { Settler } from './settler.ts';
 
@@ -44,7 +45,10 @@ export const DEFAULT_CONCURRENCY = 256;
 const KICK_INTERVAL_MS = 2;
 
 export class Worker {
-  private readonly inflight = new Map<string, ClaimedDelivery>();
+  /** Requests in flight, with the deliveries whose leases they hold (a batch's: all of them). */
+  private readonly inflight = new Map<string, readonly ClaimedDelivery[]>();
+  /** When a batch left waiting to fill up is due to go anyway (from the last claim). */
+  private wakeAt: number | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
@@ -109,7 +113,7 @@ export class Worker {
           kicked = false;
           claimedAt = this.options.clock.now();
           const started = performance.now();
-          const { work, moreDue } = await this.options.store.queue.claim({
+          const { work, moreDue, wakeAt } = await this.options.store.queue.claim({
             workerId: this.options.workerId,
             now: claimedAt,
             limit,
@@ -119,6 +123,7 @@ export class Worker {
           this.lastClaimEnd = performance.now();
           this.lastClaimMs = this.lastClaimEnd - started;
           this.settlesClaim = moreDue;
+          this.wakeAt = wakeAt;
           if (work.length > 0) this.dispatch(work);
           claimedFull = work.length === limit;
         } else {
@@ -163,6 +168,7 @@ export class Worker {
     if (this.inflight.size < this.concurrency) {
       const next = await this.options.store.queue.nextDueAt(claimedAt);
       if (next !== null) wait = Math.max(0, Math.min(wait, next - this.options.clock.now()));
+      if (this.wakeAt !== null) wait = Math.max(0, Math.min(wait, this.wakeAt - this.options.clock.now()));
     }
     if (wait === 0) return false;
     const stopWaiting = new AbortController();
@@ -183,11 +189,12 @@ export class Worker {
   }
 
   private dispatch(claimed: ClaimedWork[]): void {
-    for (const { delivery, subscription, event, sendAt } of claimed) {
-      const key = `${delivery.environmentId}/${delivery.id}`;
-      this.inflight.set(key, delivery);
+    for (const work of claimed) {
+      const { delivery, subscription, event, sendAt, batch } = work;
+      const key = `${delivery.environmentId}/${batch?.id ?? delivery.id}`;
+      this.inflight.set(key, batch ? batch.deliveries : [delivery]);
       void this.untilSendAt(sendAt)
-        .then(() => runDelivery(this.context, delivery, subscription, event))
+        .then(() => (batch ? runBatch(this.context, { ...work, batch }) : runDelivery(this.context, delivery, subscription, event)))
         .then((report) => {
           // A retry was written after the sleep read the next due time: claim to read it again.
           if (report.decision?.kind === 'retry') this.settlesClaim = true;
@@ -209,7 +216,7 @@ export class Worker {
 
   private async renewLeases(): Promise<void> {
     if (this.inflight.size === 0) return;
-    const keys = [...this.inflight.values()].map((d) => ({ environmentId: d.environmentId, id: d.id }));
+    const keys = [...this.inflight.values()].flat().map((d) => ({ environmentId: d.environmentId, id: d.id }));
     try {
       await this.options.store.queue.extendLeases(this.options.workerId, keys, this.options.clock.now() + this.leaseMs);
     } catch (error) {

@@ -1,7 +1,7 @@
 /**
  * A subscription's lane fields (SPEC §4 "Subscriptions"): `ordering`, `rateLimitPerSecond` and
- * `batch`, as the API takes, checks, stores, answers and changes them (a batch other than null is
- * refused until the queue forms batches). How delivery honours them is tested with the queue.
+ * `batch`, as the API takes, checks, stores, answers and changes them. Whether delivery honours
+ * them is the queue's business and is tested there.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -52,7 +52,7 @@ async function patch(api: Api, as: Caller, id: string, body: Record<string, unkn
   return answer.body;
 }
 
-/** Each bad value, and a path its 400 must name. Any batch is refused until the queue forms batches. */
+/** Each bad value, and a path its 400 must name. */
 const BAD: [string, Record<string, unknown>, string][] = [
   ['rateLimitPerSecond 0', { rateLimitPerSecond: 0 }, '/rateLimitPerSecond'],
   ['rateLimitPerSecond -1', { rateLimitPerSecond: -1 }, '/rateLimitPerSecond'],
@@ -61,18 +61,18 @@ const BAD: [string, Record<string, unknown>, string][] = [
   ['rateLimitPerSecond 10000.5', { rateLimitPerSecond: 10000.5 }, '/rateLimitPerSecond'],
   ['rateLimitPerSecond as text', { rateLimitPerSecond: '5' }, '/rateLimitPerSecond'],
   ['rateLimitPerSecond true', { rateLimitPerSecond: true }, '/rateLimitPerSecond'],
-  ['batch maxEvents 0 alone', { batch: { maxEvents: 0 } }, '/batch'],
-  ['batch maxEvents 0', { batch: { maxEvents: 0, maxWaitMs: 0 } }, '/batch'],
-  ['batch maxEvents 1001', { batch: { maxEvents: 1001, maxWaitMs: 0 } }, '/batch'],
-  ['batch maxEvents 1.5', { batch: { maxEvents: 1.5, maxWaitMs: 0 } }, '/batch'],
-  ['batch maxEvents as text', { batch: { maxEvents: '10', maxWaitMs: 0 } }, '/batch'],
-  ['batch maxWaitMs 60001', { batch: { maxEvents: 1, maxWaitMs: 60001 } }, '/batch'],
-  ['batch maxWaitMs 60001 alone', { batch: { maxWaitMs: 60001 } }, '/batch'],
-  ['batch maxWaitMs -1', { batch: { maxEvents: 1, maxWaitMs: -1 } }, '/batch'],
-  ['batch without maxEvents', { batch: { maxWaitMs: 100 } }, '/batch'],
-  ['batch without maxWaitMs', { batch: { maxEvents: 10 } }, '/batch'],
-  ['batch empty', { batch: {} }, '/batch'],
-  ['batch unknown key', { batch: { maxEvents: 10, maxWaitMs: 100, maxBytes: 5 } }, '/batch'],
+  ['batch maxEvents 0 alone', { batch: { maxEvents: 0 } }, '/batch/maxEvents'],
+  ['batch maxEvents 0', { batch: { maxEvents: 0, maxWaitMs: 0 } }, '/batch/maxEvents'],
+  ['batch maxEvents 1001', { batch: { maxEvents: 1001, maxWaitMs: 0 } }, '/batch/maxEvents'],
+  ['batch maxEvents 1.5', { batch: { maxEvents: 1.5, maxWaitMs: 0 } }, '/batch/maxEvents'],
+  ['batch maxEvents as text', { batch: { maxEvents: '10', maxWaitMs: 0 } }, '/batch/maxEvents'],
+  ['batch maxWaitMs 60001', { batch: { maxEvents: 1, maxWaitMs: 60001 } }, '/batch/maxWaitMs'],
+  ['batch maxWaitMs 60001 alone', { batch: { maxWaitMs: 60001 } }, '/batch/maxWaitMs'],
+  ['batch maxWaitMs -1', { batch: { maxEvents: 1, maxWaitMs: -1 } }, '/batch/maxWaitMs'],
+  ['batch without maxEvents', { batch: { maxWaitMs: 100 } }, '/batch/maxEvents'],
+  ['batch without maxWaitMs', { batch: { maxEvents: 10 } }, '/batch/maxWaitMs'],
+  ['batch empty', { batch: {} }, '/batch/maxEvents'],
+  ['batch unknown key', { batch: { maxEvents: 10, maxWaitMs: 100, maxBytes: 5 } }, '/batch/maxBytes'],
   ['batch a number', { batch: 10 }, '/batch'],
   ['batch a list', { batch: [10, 100] }, '/batch'],
   ['ordering lifo', { ordering: 'lifo' }, '/ordering'],
@@ -96,8 +96,10 @@ describeApi('subscription lanes: ordering, rateLimitPerSecond, batch', (api) => 
     const bodies: Record<string, unknown>[] = [
       { name: 'fifo', ordering: 'fifo' },
       { name: 'limited', rateLimitPerSecond: 5 },
-      { name: 'edges', rateLimitPerSecond: 10000, ordering: 'fifo' },
-      { name: 'all', format: 'cloudevents', ordering: 'fifo', rateLimitPerSecond: 0.5, batch: null },
+      { name: 'batched', batch: { maxEvents: 10, maxWaitMs: 250 } },
+      { name: 'batched data', format: 'data', batch: { maxEvents: 1000, maxWaitMs: 60000 } },
+      { name: 'edges', batch: { maxEvents: 1, maxWaitMs: 0 }, rateLimitPerSecond: 10000, ordering: 'fifo' },
+      { name: 'all', format: 'cloudevents', ordering: 'fifo', rateLimitPerSecond: 0.5, batch: { maxEvents: 3, maxWaitMs: 1 } },
     ];
     const created: Json[] = [];
     for (const body of bodies) {
@@ -127,47 +129,42 @@ describeApi('subscription lanes: ordering, rateLimitPerSecond, batch', (api) => 
     }
   });
 
-  test('a batch is refused, naming /batch, until the queue forms batches; nothing is created', async () => {
-    const admin = await world(api);
-    const answer = await api().call('POST', '/v1/topics/orders/subscriptions', {
-      as: admin,
-      body: { name: 'batched', url: URL_A, batch: { maxEvents: 10, maxWaitMs: 250 } },
-    });
-    assertProblem(answer, 400);
-    assert.deepEqual(answer.body.errors, [{ path: '/batch', message: 'batch is not supported yet: events are delivered one per request' }]);
-    assert.deepEqual((await api().call('GET', '/v1/subscriptions', { as: admin })).body.data, []);
-  });
-
-  test('PATCH sets them, keeps them when absent, and clears them', async () => {
+  test('PATCH sets them, keeps them when absent, replaces batch whole, and clears them', async () => {
     const admin = await world(api);
     const sub = await subscribe(api, admin, { name: 'p' });
     const set = await patch(api, admin, sub.id, {
       version: 1,
       ordering: 'fifo',
       rateLimitPerSecond: 20,
+      batch: { maxEvents: 50, maxWaitMs: 1000 },
     });
-    const setTo = { ordering: 'fifo', rateLimitPerSecond: 20, batch: null };
+    const setTo = { ordering: 'fifo', rateLimitPerSecond: 20, batch: { maxEvents: 50, maxWaitMs: 1000 } };
     assert.deepEqual([set.version, lanes(set)], [2, setTo]);
     assert.deepEqual(await get(api, admin, sub.id), set);
 
     const kept = await patch(api, admin, sub.id, { version: 2, description: 'other field', format: 'data' });
     assert.deepEqual(lanes(kept), setTo, 'fields not sent are kept');
 
-    const refused = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, {
+    const replaced = await patch(api, admin, sub.id, { version: 3, batch: { maxEvents: 5, maxWaitMs: 0 } });
+    assert.deepEqual(replaced.batch, { maxEvents: 5, maxWaitMs: 0 });
+    assert.deepEqual([replaced.ordering, replaced.rateLimitPerSecond], ['fifo', 20]);
+
+    // A batch is replaced whole, never merged: one limit alone is refused.
+    const partial = await api().call('PATCH', `/v1/subscriptions/${sub.id}`, {
       as: admin,
-      body: { version: 3, batch: { maxEvents: 7, maxWaitMs: 0 } },
+      body: { version: 4, batch: { maxEvents: 7 } },
     });
-    assertProblem(refused, 400);
-    assert.deepEqual(pathsOf(refused), ['/batch']);
-    assert.deepEqual(await get(api, admin, sub.id), kept, 'nothing changed');
+    assertProblem(partial, 400);
+    assert.ok(pathsOf(partial).includes('/batch/maxWaitMs'), JSON.stringify(partial.body.errors));
+    assert.deepEqual(await get(api, admin, sub.id), replaced, 'nothing changed');
 
     const cleared = await patch(api, admin, sub.id, {
-      version: 3,
+      version: 4,
       ordering: 'unordered',
       rateLimitPerSecond: null,
       batch: null,
     });
-    assert.deepEqual([cleared.version, lanes(cleared)], [4, DEFAULTS]);
+    assert.deepEqual([cleared.version, lanes(cleared)], [5, DEFAULTS]);
     assert.deepEqual(await get(api, admin, sub.id), cleared);
   });
 
@@ -188,6 +185,7 @@ describeApi('subscription lanes: ordering, rateLimitPerSecond, batch', (api) => 
       name: 'target',
       ordering: 'fifo',
       rateLimitPerSecond: 3,
+      batch: { maxEvents: 4, maxWaitMs: 5 },
     });
     const before = await get(api, admin, sub.id);
     for (const [label, fields, path] of BAD) {
@@ -201,7 +199,7 @@ describeApi('subscription lanes: ordering, rateLimitPerSecond, batch', (api) => 
     assert.deepEqual(await get(api, admin, sub.id), before, 'nothing changed');
   });
 
-  test('a test send to a fifo, rate-limited subscription is one request, sent now', async () => {
+  test('a test send to a fifo, rate-limited, batched subscription is one request, sent now', async () => {
     const admin = await world(api);
     const hook = await new TestReceiver().start();
     try {
@@ -210,6 +208,7 @@ describeApi('subscription lanes: ordering, rateLimitPerSecond, batch', (api) => 
         url: hook.url,
         ordering: 'fifo',
         rateLimitPerSecond: 0.01,
+        batch: { maxEvents: 100, maxWaitMs: 60000 },
       });
       const answer = await api().call('POST', `/v1/subscriptions/${sub.id}/test`, {
         as: admin,
@@ -243,6 +242,7 @@ describeApi('subscription lanes: ordering, rateLimitPerSecond, batch', (api) => 
       name: 'old',
       ordering: 'fifo',
       rateLimitPerSecond: 7,
+      batch: { maxEvents: 2, maxWaitMs: 3 },
     });
     // The database as it was before 0008, with the runner made to forget it, then migrated again.
     await execOnTestDatabase(
@@ -254,7 +254,7 @@ describeApi('subscription lanes: ordering, rateLimitPerSecond, batch', (api) => 
     await api().deps.store.migrate();
     const migrated = await get(api, admin, sub.id);
     assert.deepEqual(migrated, { ...withoutSecret(sub), ...DEFAULTS });
-    const again = await patch(api, admin, sub.id, { version: 1, ordering: 'fifo' });
-    assert.deepEqual(lanes(again), { ordering: 'fifo', rateLimitPerSecond: null, batch: null });
+    const again = await patch(api, admin, sub.id, { version: 1, ordering: 'fifo', batch: { maxEvents: 9, maxWaitMs: 9 } });
+    assert.deepEqual(lanes(again), { ordering: 'fifo', rateLimitPerSecond: null, batch: { maxEvents: 9, maxWaitMs: 9 } });
   });
 });

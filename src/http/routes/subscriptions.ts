@@ -31,7 +31,7 @@ export const SUBSCRIPTION_MANAGERS: Access = { roles: ['admin', 'subscriber'] };
 
 const meta = { tags: ['subscriptions'], security: ENV_SECURITY };
 
-/** Refuses the SPEC §4 fields not built yet (and a batch, which the queue cannot form yet), naming each, before the schema runs. */
+/** Refuses the SPEC §4 fields not built yet, naming each, before the schema calls them unknown. */
 async function refuseUnsupported(request: FastifyRequest): Promise<void> {
   const body = request.body;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
@@ -39,10 +39,6 @@ async function refuseUnsupported(request: FastifyRequest): Promise<void> {
     path: `/${field}`,
     message: `${field} is not supported yet`,
   }));
-  // `batch` is taken, checked and stored (a null is harmless), but the queue does not batch yet.
-  if (Object.hasOwn(body, 'batch') && (body as { batch: unknown }).batch !== null) {
-    problems.push({ path: '/batch', message: 'batch is not supported yet: events are delivered one per request' });
-  }
   if (problems.length > 0) {
     throw invalid(`${problems.map((p) => p.path.slice(1)).join(', ')}: not supported yet by this Herald`, problems);
   }
