@@ -170,6 +170,8 @@ export interface SubscriptionStatsView {
   successRate: number | null;
   lastAttemptAt: number | null;
   latencyMs: { p50: number | null; p99: number | null };
+  /** Its circuit breaker: `open` while its receiver keeps failing (new events wait but for a probe now and then). */
+  breaker: { state: 'closed' | 'open'; openedAt: number | null; failures: number; nextProbeAt: number | null };
 }
 
 /** Nearest-rank percentile of a sample. */
@@ -193,5 +195,11 @@ export async function subscriptionStats(
     successRate: total === 0 ? null : stats.succeededAttempts / total,
     lastAttemptAt: stats.lastAttemptAt,
     latencyMs: { p50: percentile(stats.recentDurationsMs, 50), p99: percentile(stats.recentDurationsMs, 99) },
+    breaker: {
+      state: stats.breaker.openedAt === null ? 'closed' : 'open',
+      openedAt: stats.breaker.openedAt,
+      failures: stats.breaker.failures,
+      nextProbeAt: stats.breaker.openedAt === null ? null : stats.breaker.probeAt,
+    },
   };
 }

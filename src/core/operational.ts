@@ -59,11 +59,38 @@ export const OPERATIONAL_TYPES: Record<string, { description: string; schema: Js
       properties: { subscriptionId: { type: 'string' }, topic: { type: 'string' } },
     },
   },
+  'herald.subscription.breaker_opened': {
+    description:
+      "A subscription's attempts failed several times in a row: its new events wait (but for a probe now and then) while its retries go on.",
+    schema: {
+      type: 'object',
+      required: ['subscriptionId', 'topic', 'failures', 'nextProbeAt'],
+      properties: {
+        subscriptionId: { type: 'string' },
+        topic: { type: 'string' },
+        failures: { type: 'integer', description: 'attempts failed in a row' },
+        nextProbeAt: { type: 'string', format: 'date-time' },
+      },
+    },
+  },
+  'herald.subscription.breaker_closed': {
+    description: "A subscription's attempt succeeded while its breaker was open: its new events go again.",
+    schema: {
+      type: 'object',
+      required: ['subscriptionId', 'topic'],
+      properties: { subscriptionId: { type: 'string' }, topic: { type: 'string' } },
+    },
+  },
 };
 
-/** Creates the built-in topic and its event types if missing; idempotent. */
+/**
+ * Creates the built-in topic and its event types if missing; idempotent. An environment made by an
+ * earlier Herald gets the types added since (its topic is completed).
+ */
 export async function ensureOperationalTopic(deps: CoreDeps, environmentId: string): Promise<void> {
   const now = deps.clock.now();
+  const existing = await deps.store.getTopic(environmentId, OPERATIONAL_TOPIC);
+  if (existing && Object.keys(OPERATIONAL_TYPES).every((name) => existing.eventTypes.includes(name))) return;
   for (const [name, spec] of Object.entries(OPERATIONAL_TYPES)) {
     const eventType: EventType = {
       name,
@@ -78,14 +105,16 @@ export async function ensureOperationalTopic(deps: CoreDeps, environmentId: stri
     };
     await deps.store.insertEventType(environmentId, eventType);
   }
-  await deps.store.insertTopic(environmentId, {
+  const topic = {
     name: OPERATIONAL_TOPIC,
     description: "Herald's own events about deliveries and subscriptions",
     eventTypes: Object.keys(OPERATIONAL_TYPES).sort(),
     appId: null,
-    createdAt: now,
+    createdAt: existing?.createdAt ?? now,
     updatedAt: now,
-  });
+  };
+  if (existing) await deps.store.updateTopic(environmentId, topic);
+  else await deps.store.insertTopic(environmentId, topic);
 }
 
 /** Publishes one operational event to the built-in topic's subscribers. */
@@ -95,6 +124,7 @@ export async function emitOperationalEvent(
   type: keyof typeof OPERATIONAL_TYPES,
   data: JsonObject,
 ): Promise<void> {
+  await ensureOperationalTopic(deps, environmentId);
   const now = deps.clock.now();
   const event: StoredEvent = {
     id: newId('evt', now),

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { CLOSED } from '../domain/circuit-breaker.ts';
 import { bookSends, laneRoom, rateIntervalMs, shareByRank } from './lane-plan.ts';
 
-const plain = { ordering: 'unordered' as const, rateLimitPerSecond: null, batch: null, inFlight: 0, nextSendAt: 0 };
+const plain = { ordering: 'unordered' as const, rateLimitPerSecond: null, batch: null, inFlight: 0, nextSendAt: 0, breaker: CLOSED };
 
 describe('lane plan', () => {
   it('room is the cap less what is in flight; FIFO lanes have one slot', () => {

@@ -1,3 +1,5 @@
+import type { Breaker } from '../domain/circuit-breaker.ts';
+
 /**
  * What each lane (one subscription's queue) may start now: the gates of SPEC §4/§5 in one place,
  * used by both dialects' claims under the lanes' locks.
@@ -10,6 +12,8 @@
  * - Batches: a batching lane's request is a batch, formed when `maxEvents` deliveries are due or
  *   the oldest due one has waited `maxWaitMs`; one batch per lane per claim, and a batch that failed
  *   is retried whole before a new one forms. In-flight counts requests, so the cap counts batches.
+ * - Circuit breaker (domain/circuit-breaker.ts): a failing lane's due retries go before its first
+ *   attempts; while it is open, first attempts wait but for one probe per cooldown.
  * - Fairness: rank 1 of every lane before rank 2 of any (a lane's rank counts what it already has
  *   in flight), so a backlog never starves another lane's first delivery.
  */
@@ -34,6 +38,31 @@ export interface LaneState extends LaneGates {
   inFlight: number;
   /** When the rate limit next lets a request start (0: no limit has booked anything). */
   nextSendAt: number;
+  breaker: Breaker;
+}
+
+/** The breaker as the lane's row stores it. */
+export function breakerOf(row: {
+  breaker_failures: number;
+  breaker_opened_at: number | null;
+  breaker_probe_at: number;
+  breaker_cooldown_ms: number;
+}): Breaker {
+  return {
+    failures: Number(row.breaker_failures),
+    openedAt: row.breaker_opened_at === null ? null : Number(row.breaker_opened_at),
+    probeAt: Number(row.breaker_probe_at),
+    cooldownMs: Number(row.breaker_cooldown_ms),
+  };
+}
+
+/**
+ * Whether the lane reads its due retries before its first attempts: only a lane whose receiver
+ * has been failing has retries worth putting first (domain/circuit-breaker.ts), so a healthy
+ * lane's claim stays one read. (A FIFO lane's head goes first whatever it is.)
+ */
+export function retriesFirst(lane: LaneState): boolean {
+  return lane.ordering !== 'fifo' && (lane.breaker.failures > 0 || lane.breaker.openedAt !== null);
 }
 
 /** Whether the due deliveries a batching lane has found make a batch now: full, or the oldest has waited long enough. */

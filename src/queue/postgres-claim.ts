@@ -26,7 +26,8 @@ import { claimedFromRow, subscriptionFromRow } from '../store/delivery-rows.ts';
 import { eventFromRow } from '../store/rows.ts';
 import type { DeliveriesTable, EventsTable, SubscriptionsTable } from '../store/schema.ts';
 import { newId } from '../ids.ts';
-import { type LaneState, batchReady, bookSends, laneGates, laneRoom, shareByRank } from './lane-plan.ts';
+import { CLOSED, firstAttemptsAllowed, probeSent } from '../domain/circuit-breaker.ts';
+import { type LaneState, batchReady, bookSends, breakerOf, laneGates, laneRoom, retriesFirst, shareByRank } from './lane-plan.ts';
 import type { ClaimOptions, ClaimedBatch, ClaimedDelivery, ClaimedWork } from './queue.ts';
 
 const LOCK_LANES = `
@@ -51,17 +52,19 @@ ranked AS (
   WHERE h.next_attempt_at <= $1
 ),
 locked AS (
-  SELECT l.environment_id, l.subscription_id, l.next_send_at, r.head_due, r.n
+  SELECT l.environment_id, l.subscription_id, l.next_send_at, l.breaker_failures, l.breaker_opened_at, l.breaker_probe_at,
+    l.breaker_cooldown_ms, r.head_due, r.n
   FROM lanes l JOIN ranked r ON l.environment_id = r.environment_id AND l.subscription_id = r.subscription_id
   WHERE l.next_send_at <= $1
   ORDER BY r.n, r.head_due
   LIMIT $2
   FOR UPDATE OF l SKIP LOCKED
 )
-SELECT locked.environment_id, locked.subscription_id, locked.next_send_at, locked.head_due, locked.n, to_jsonb(s) AS subscription
+SELECT locked.environment_id, locked.subscription_id, locked.next_send_at, locked.breaker_failures, locked.breaker_opened_at,
+  locked.breaker_probe_at, locked.breaker_cooldown_ms, locked.head_due, locked.n, to_jsonb(s) AS subscription
 FROM locked LEFT JOIN subscriptions s ON s.environment_id = locked.environment_id AND s.id = locked.subscription_id
 UNION ALL
-(SELECT r.environment_id, r.subscription_id, 0, r.head_due, r.n, NULL FROM ranked r
+(SELECT r.environment_id, r.subscription_id, 0, 0, NULL, 0, 0, r.head_due, r.n, NULL FROM ranked r
  WHERE NOT EXISTS (SELECT 1 FROM lanes l WHERE l.environment_id = r.environment_id AND l.subscription_id = r.subscription_id)
  LIMIT $2)`;
 
@@ -106,16 +109,39 @@ const MOVE_GATES = `UPDATE lanes l SET next_send_at = v.next
   FROM unnest($1::text[], $2::text[], $3::int8[]) AS v(env, sub, next)
   WHERE l.environment_id = v.env AND l.subscription_id = v.sub`;
 
+const MOVE_PROBES = `UPDATE lanes l SET breaker_probe_at = v.probe_at, breaker_cooldown_ms = v.cooldown
+  FROM unnest($1::text[], $2::text[], $3::int8[], $4::int4[]) AS v(env, sub, probe_at, cooldown)
+  WHERE l.environment_id = v.env AND l.subscription_id = v.sub`;
+
+/** A failing lane's due retries, which go before its first attempts (domain/circuit-breaker.ts). */
+const RETRIES = `SELECT ctid::text AS ctid FROM deliveries
+  WHERE environment_id = $1 AND subscription_id = $2 AND attempts > 0 AND status IN ('pending', 'scheduled') AND next_attempt_at <= $3
+  ORDER BY next_attempt_at LIMIT $4`;
+const FIRSTS = `SELECT ctid::text AS ctid FROM deliveries
+  WHERE environment_id = $1 AND subscription_id = $2 AND attempts = 0 AND status IN ('pending', 'scheduled') AND next_attempt_at <= $3
+  ORDER BY next_attempt_at, id LIMIT $4`;
+const LEASE_ROWS = `WITH leased AS (
+  UPDATE deliveries d SET status = 'delivering', locked_by = $3, lock_expires_at = $4, updated_at = $5
+  WHERE d.environment_id = $1 AND d.subscription_id = $2 AND d.status IN ('pending', 'scheduled') AND d.ctid = ANY($6::tid[])
+  RETURNING d.*
+)
+SELECT leased.*, to_jsonb(e) AS event FROM leased
+LEFT JOIN events e ON e.environment_id = leased.environment_id AND e.id = leased.event_id`;
+
 interface LockedLane {
   environment_id: string;
   subscription_id: string;
   next_send_at: number;
+  breaker_failures: number;
+  breaker_opened_at: number | null;
+  breaker_probe_at: number;
+  breaker_cooldown_ms: number;
   head_due: number;
   n: number;
   subscription: SubscriptionsTable | null;
 }
 
-const ORPHAN = { ordering: 'unordered', rateLimitPerSecond: null, batch: null, nextSendAt: 0 } as const;
+const ORPHAN = { ordering: 'unordered', rateLimitPerSecond: null, batch: null, nextSendAt: 0, breaker: CLOSED } as const;
 
 /** Requests of one lane in flight now (under its lock): a batch's deliveries are one request. */
 const LANE_IN_FLIGHT = `SELECT count(DISTINCT coalesce(batch_id, id))::int AS n FROM deliveries
@@ -156,7 +182,7 @@ export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Pro
     const lanes = found.rows
       .map((row) => {
         const state: LaneState = row.subscription
-          ? { ...laneGates(row.subscription), nextSendAt: Number(row.next_send_at), inFlight: row.n }
+          ? { ...laneGates(row.subscription), nextSendAt: Number(row.next_send_at), breaker: breakerOf(row), inFlight: row.n }
           : { ...ORPHAN, inFlight: row.n };
         return { row, state, inFlight: state.inFlight, room: laneRoom(state, cap, now) };
       })
@@ -178,7 +204,7 @@ export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Pro
       }
       return booked.sendAts;
     };
-    const single = planned.filter((lane) => lane.state.batch === null);
+    const single = planned.filter((lane) => lane.state.batch === null && !retriesFirst(lane.state));
     if (single.length > 0) {
       const leased = await client.query<LeasedRow>({
         name: 'herald_lease',
@@ -218,8 +244,28 @@ export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Pro
         });
       }
     }
+    const probes: { env: string; sub: string; probeAt: number; cooldownMs: number }[] = [];
+    /** An open breaker's lane sent first attempts (its probe): the next waits the cooldown. */
+    const probed = (lane: Planned) => {
+      if (lane.state.breaker.openedAt === null) return;
+      const next = probeSent(lane.state.breaker, now);
+      probes.push({ env: lane.row.environment_id, sub: lane.row.subscription_id, probeAt: next.probeAt, cooldownMs: next.cooldownMs });
+    };
+    for (const lane of planned.filter((p) => p.state.batch === null && retriesFirst(p.state))) {
+      const claimed = await claimFailing(client, lane, { workerId, now, leaseMs, cap });
+      if (claimed.firsts > 0) probed(lane);
+      if (claimed.rows.length === 0 && lane.state.breaker.openedAt !== null) {
+        wakeAt = Math.min(wakeAt ?? lane.state.breaker.probeAt, lane.state.breaker.probeAt);
+      }
+      const sendAts = book(lane, claimed.rows.length);
+      const subscription = lane.row.subscription ? subscriptionFromRow(lane.row.subscription) : null;
+      claimed.rows.forEach(({ event, ...delivery }, k) => {
+        work.push({ delivery: claimedFromRow(delivery), event: event ? eventFromRow(event) : null, subscription, sendAt: sendAts[k] as number, batch: null });
+      });
+    }
     for (const lane of planned.filter((p) => p.state.batch !== null)) {
       const claimed = await claimBatch(client, lane, { workerId, now, leaseMs, cap });
+      if (!('wakeAt' in claimed)) probed(lane);
       if ('wakeAt' in claimed) {
         if (claimed.wakeAt !== null) wakeAt = Math.min(wakeAt ?? claimed.wakeAt, claimed.wakeAt);
         continue;
@@ -240,6 +286,13 @@ export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Pro
         name: 'herald_move_gates',
         text: MOVE_GATES,
         values: [gates.map((g) => g.env), gates.map((g) => g.sub), gates.map((g) => g.next)],
+      });
+    }
+    if (probes.length > 0) {
+      await client.query({
+        name: 'herald_move_probes',
+        text: MOVE_PROBES,
+        values: [probes.map((p) => p.env), probes.map((p) => p.sub), probes.map((p) => p.probeAt), probes.map((p) => p.cooldownMs)],
       });
     }
     await client.query('COMMIT');
@@ -285,6 +338,8 @@ async function claimBatch(
   if (retry && retry.next_attempt_at <= now) return lease(retry.batch_id, []);
   // A FIFO lane's formed batch goes before anything behind it.
   if (retry && fifo) return { wakeAt: null };
+  // An open breaker holds new batches but for one probe per cooldown.
+  if (firstAttemptsAllowed(lane.state.breaker, 1, now) === 0) return { wakeAt: lane.state.breaker.probeAt };
   let rows: { ctid: string; next_attempt_at: number }[];
   if (fifo) {
     const ordered = await client.query<{ ctid: string; next_attempt_at: number }>({
@@ -306,4 +361,30 @@ async function claimBatch(
   const oldest = rows.reduce((min, row) => Math.min(min, Number(row.next_attempt_at)), Number.POSITIVE_INFINITY);
   if (!batchReady(batch, rows.length, oldest, now)) return { wakeAt: rows.length > 0 ? oldest + batch.maxWaitMs : null };
   return lease(newId('bat', now), rows.map((row) => row.ctid));
+}
+
+/** A failing lane's requests, under its lock: its due retries first, then first attempts as its breaker allows. */
+async function claimFailing(
+  client: pg.PoolClient,
+  lane: Planned,
+  { workerId, now, leaseMs, cap }: { workerId: string; now: number; leaseMs: number; cap: number },
+): Promise<{ rows: LeasedRow[]; firsts: number }> {
+  const env = lane.row.environment_id;
+  const sub = lane.row.subscription_id;
+  const inFlight = await client.query<{ n: number }>({ name: 'herald_lane_in_flight', text: LANE_IN_FLIGHT, values: [env, sub] });
+  const room = Math.min(lane.take, cap - (inFlight.rows[0]?.n ?? 0));
+  if (room <= 0) return { rows: [], firsts: 0 };
+  const retries = await client.query<{ ctid: string }>({ name: 'herald_retries', text: RETRIES, values: [env, sub, now, room] });
+  const allowed = firstAttemptsAllowed(lane.state.breaker, room - retries.rows.length, now);
+  const firsts =
+    allowed > 0 ? (await client.query<{ ctid: string }>({ name: 'herald_firsts', text: FIRSTS, values: [env, sub, now, allowed] })).rows : [];
+  const ctids = [...retries.rows, ...firsts].map((row) => row.ctid);
+  if (ctids.length === 0) return { rows: [], firsts: 0 };
+  const leased = await client.query<LeasedRow>({
+    name: 'herald_lease_rows',
+    text: LEASE_ROWS,
+    values: [env, sub, workerId, now + leaseMs, now, ctids],
+  });
+  const rows = leased.rows.sort((a, b) => b.attempts - a.attempts || a.next_attempt_at - b.next_attempt_at);
+  return { rows, firsts: rows.filter((row) => row.attempts === 0).length };
 }

@@ -26,9 +26,11 @@ const EXTEND = `UPDATE deliveries d SET lock_expires_at = $3
 const CANCEL = `UPDATE deliveries SET status = 'cancelled', locked_by = NULL, lock_expires_at = NULL, updated_at = $4
   WHERE environment_id = $1 AND id = $2 AND status = 'delivering' AND locked_by = $3`;
 
+/** The waiting deliveries' soonest attempt, a rate-limited lane's gate, or an open breaker's probe: the soonest. */
 const NEXT_DUE = `SELECT least(
     (SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'scheduled') AND next_attempt_at > $1),
-    (SELECT min(next_send_at) FROM lanes WHERE next_send_at > $1)) AS next`;
+    (SELECT min(next_send_at) FROM lanes WHERE next_send_at > $1),
+    (SELECT min(breaker_probe_at) FROM lanes WHERE breaker_opened_at IS NOT NULL AND breaker_probe_at > $1)) AS next`;
 
 export class PostgresQueue implements Queue {
   constructor(private readonly pool: pg.Pool) {}

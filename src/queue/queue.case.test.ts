@@ -1,12 +1,13 @@
 /**
  * The queue's contract, on both dialects: fairness, caps, leases and their expiry, every settle
- * outcome, FIFO lanes, rate-limited lanes and batching lanes. Time is passed in (`now`), never slept.
+ * outcome, FIFO lanes, rate-limited lanes, batching lanes and the circuit breaker. Time is passed in (`now`), never slept.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Subscription } from '../domain/types.ts';
 import type { Store } from '../store/store.ts';
 import { claimDeliveries, describeEachDialect, settleOne, testSubscription } from '../testing/test-store.ts';
+import { FAILURES_TO_OPEN, PROBE_FIRST_MS } from '../domain/circuit-breaker.ts';
 import { RATE_HORIZON_MS, rateIntervalMs } from './lane-plan.ts';
 import type { ClaimOptions, SettleDecision } from './queue.ts';
 
@@ -134,11 +135,11 @@ describeEachDialect('queue', (store, dialect) => {
     const ids = await queue(lane, 4);
     await claim(T, { perSubscriptionCap: 16 });
     const retry = await settle(ids[0] as string, lane.id, { kind: 'retry', nextAttemptAt: T + 5000 });
-    assert.deepEqual(retry, { settled: true, recovered: false, disabled: null, consecutiveFailures: 0 });
+    assert.deepEqual(retry, { settled: true, recovered: false, disabled: null, consecutiveFailures: 0, breaker: null });
     const retried = await store().getDelivery(env, ids[0] as string);
     assert.deepEqual([retried?.status, retried?.nextAttemptAt, retried?.attempts], ['pending', T + 5000, 1]);
     const failed = await settle(ids[1] as string, lane.id, { kind: 'failed', gone: false });
-    assert.deepEqual(failed, { settled: true, recovered: false, disabled: null, consecutiveFailures: 1 });
+    assert.deepEqual(failed, { settled: true, recovered: false, disabled: null, consecutiveFailures: 1, breaker: null });
     const recovered = await settle(ids[2] as string, lane.id, { kind: 'succeeded' });
     assert.equal(recovered.recovered, true);
     assert.equal((await store().getSubscription(env, lane.id))?.consecutiveFailures, 0);
@@ -274,6 +275,7 @@ describeEachDialect('queue', (store, dialect) => {
     assert.equal(full.work.length, 1, 'one request');
     const batch = full.work[0]?.batch;
     assert.ok(batch?.id.startsWith('bat_'));
+    if (!batch) return;
     assert.deepEqual(
       batch.deliveries.map((d) => d.id),
       [...ids, `dlv_${lane.id}_third`],
@@ -336,6 +338,52 @@ describeEachDialect('queue', (store, dialect) => {
       [`dlv_${lane.id}_late`],
       'closed by time: whatever is due once the oldest has waited maxWaitMs',
     );
+    await drain();
+  });
+
+  it('circuit breaker: failing attempts open it; retries go first and on schedule, first attempts wait for a probe; a success closes it', async () => {
+    const lane = await subscribe({ maxRetries: 25 });
+    const ids = await queue(lane, 40);
+    const first = await claim(T, { perSubscriptionCap: 5 });
+    assert.equal(first.work.length, 5);
+    const effects = [];
+    for (const [i, w] of first.work.entries()) {
+      effects.push(await settle(w.delivery.id, lane.id, { kind: 'retry', nextAttemptAt: T + 1000 + i }, T + 10));
+    }
+    assert.deepEqual(
+      effects.map((e) => e.breaker?.change ?? null),
+      [null, null, null, null, 'opened'],
+    );
+    const opened = effects[4]?.breaker;
+    assert.ok(opened?.change === 'opened');
+    const probeAt = opened.probeAt;
+    assert.equal(probeAt, T + 10 + PROBE_FIRST_MS);
+    const stats = await store().subscriptionStats(env, lane.id);
+    assert.deepEqual([stats.breaker.openedAt, stats.breaker.failures], [T + 10, FAILURES_TO_OPEN]);
+
+    // Open: first attempts (35 due) wait; the retries go when due, before any first attempt.
+    assert.deepEqual((await claim(T + 999, { perSubscriptionCap: 5 })).work, [], 'no first attempt while open, no retry before its time');
+    const retries = await claim(T + 1004, { perSubscriptionCap: 5 });
+    assert.deepEqual(
+      retries.work.map((w) => w.delivery.attempts),
+      [1, 1, 1, 1, 1],
+      'the five retries, on schedule, not the backlog',
+    );
+    for (const w of retries.work) await settle(w.delivery.id, lane.id, { kind: 'retry', nextAttemptAt: T + 60_000 }, T + 1005, 'w1', 2);
+    assert.equal(await store().queue.nextDueAt(T + 1005), probeAt, 'the worker wakes for the probe');
+    const probe = await claim(probeAt, { perSubscriptionCap: 5 });
+    assert.deepEqual(
+      probe.work.map((w) => w.delivery.attempts),
+      [0],
+      'one first attempt as the probe',
+    );
+    assert.deepEqual((await claim(probeAt + 1, { perSubscriptionCap: 5 })).work, [], 'the next probe waits the cooldown');
+    const closed = await settle(probe.work[0]?.delivery.id as string, lane.id, { kind: 'succeeded' }, probeAt + 2);
+    assert.deepEqual(closed.breaker, { change: 'closed' });
+    assert.equal((await store().subscriptionStats(env, lane.id)).breaker.openedAt, null);
+    const flowing = await claim(probeAt + 3, { perSubscriptionCap: 5 });
+    assert.equal(flowing.work.length, 5, 'closed: first attempts take every free slot again');
+    assert.ok(ids.length === 40);
     await drain();
   });
 

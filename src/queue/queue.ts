@@ -74,9 +74,17 @@ export interface SettleInput {
 export interface SettleEffects extends HealthEffect {
   /** False when the lease had been lost (another worker owns the delivery, or the batch, now). */
   settled: boolean;
+  /** The subscription's circuit breaker opened (how, when it probes next) or closed with this attempt (domain/circuit-breaker.ts). */
+  breaker: { change: 'opened'; failures: number; probeAt: number } | { change: 'closed' } | null;
 }
 
-export const UNSETTLED: SettleEffects = Object.freeze({ settled: false, recovered: false, disabled: null, consecutiveFailures: 0 });
+export const UNSETTLED: SettleEffects = Object.freeze({
+  settled: false,
+  recovered: false,
+  disabled: null,
+  consecutiveFailures: 0,
+  breaker: null,
+});
 
 export interface Queue {
   /**
@@ -101,7 +109,7 @@ export interface Queue {
   reapExpired(now: number): Promise<number>;
   /**
    * The soonest time after `after` at which something may become claimable: a waiting delivery's
-   * next attempt, or a rate-limited lane's gate. Null when nothing waits.
+   * next attempt, a rate-limited lane's gate, or an open breaker's next probe. Null when nothing waits.
    */
   nextDueAt(after: number): Promise<number | null>;
 }

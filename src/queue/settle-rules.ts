@@ -1,4 +1,5 @@
 /** What a settle decision means for the delivery row and for the subscription's health, shared by both dialects. */
+import type { Breaker, BreakerChange } from '../domain/circuit-breaker.ts';
 import type { FinalOutcome } from '../domain/subscription-health.ts';
 import type { SettleDecision, SettleEffects, SettleInput } from './queue.ts';
 
@@ -30,4 +31,27 @@ export function groupFinalOutcomes(
   return [...groups.values()].sort((a, b) =>
     a.environmentId === b.environmentId ? (a.subscriptionId < b.subscriptionId ? -1 : 1) : a.environmentId < b.environmentId ? -1 : 1,
   );
+}
+
+/** The settled attempts of a batch by subscription (lane), in input order within each, for its breaker. */
+export function groupAttempts(
+  inputs: readonly SettleInput[],
+  effects: readonly SettleEffects[],
+): { environmentId: string; subscriptionId: string; indexes: number[] }[] {
+  const groups = new Map<string, { environmentId: string; subscriptionId: string; indexes: number[] }>();
+  inputs.forEach((input, index) => {
+    if (!effects[index]?.settled) return;
+    const key = `${input.environmentId}\u0000${input.attempt.subscriptionId}`;
+    const group = groups.get(key);
+    if (group) group.indexes.push(index);
+    else groups.set(key, { environmentId: input.environmentId, subscriptionId: input.attempt.subscriptionId, indexes: [index] });
+  });
+  return [...groups.values()].sort((a, b) =>
+    a.environmentId === b.environmentId ? (a.subscriptionId < b.subscriptionId ? -1 : 1) : a.environmentId < b.environmentId ? -1 : 1,
+  );
+}
+
+/** What a breaker change tells the worker (for operational events). */
+export function breakerEffect(change: Exclude<BreakerChange, null>, breaker: Breaker): SettleEffects['breaker'] {
+  return change === 'opened' ? { change, failures: breaker.failures, probeAt: breaker.probeAt } : { change };
 }

@@ -19,7 +19,8 @@ import { claimedFromRow, subscriptionFromRow } from '../store/delivery-rows.ts';
 import { eventFromRow } from '../store/rows.ts';
 import type { DeliveriesTable, EventsTable, SubscriptionsTable } from '../store/schema.ts';
 import { newId } from '../ids.ts';
-import { type LaneState, batchReady, bookSends, laneGates, laneRoom, shareByRank } from './lane-plan.ts';
+import { CLOSED, firstAttemptsAllowed, probeSent } from '../domain/circuit-breaker.ts';
+import { type LaneState, batchReady, bookSends, breakerOf, laneGates, laneRoom, retriesFirst, shareByRank } from './lane-plan.ts';
 import type { ClaimOptions, ClaimedBatch, ClaimedDelivery, ClaimedWork } from './queue.ts';
 
 /** Requests in flight per lane: a batch's deliveries are one request. */
@@ -43,12 +44,22 @@ const HEADS_SQL = `WITH RECURSIVE heads(rid) AS (
   )
   SELECT h.environment_id, h.subscription_id, h.next_attempt_at FROM heads CROSS JOIN deliveries h ON h.rowid = heads.rid`;
 
-const LANE_SQL = `SELECT s.*, l.next_send_at AS lane_next_send_at FROM subscriptions s
+const LANE_SQL = `SELECT s.*, l.next_send_at AS lane_next_send_at, l.breaker_failures, l.breaker_opened_at,
+    l.breaker_probe_at, l.breaker_cooldown_ms FROM subscriptions s
   JOIN lanes l ON l.environment_id = s.environment_id AND l.subscription_id = s.id
   WHERE s.environment_id = ? AND s.id = ?`;
 
 const DUE_SQL = `SELECT rowid AS rid, next_attempt_at FROM deliveries INDEXED BY deliveries_due_by_subscription
   WHERE environment_id = ? AND subscription_id = ? AND status IN ('pending', 'scheduled') AND next_attempt_at <= ?
+  ORDER BY next_attempt_at, id LIMIT ?`;
+
+/** A failing lane's due retries, which go before its first attempts (domain/circuit-breaker.ts). */
+const RETRIES_SQL = `SELECT rowid AS rid, next_attempt_at FROM deliveries INDEXED BY deliveries_retries_waiting
+  WHERE environment_id = ? AND subscription_id = ? AND attempts > 0 AND status IN ('pending', 'scheduled') AND next_attempt_at <= ?
+  ORDER BY next_attempt_at LIMIT ?`;
+const FIRSTS_SQL = `SELECT rowid AS rid, next_attempt_at FROM deliveries INDEXED BY deliveries_due_by_subscription
+  WHERE environment_id = ? AND subscription_id = ? AND status IN ('pending', 'scheduled') AND next_attempt_at <= ?
+    AND attempts = 0
   ORDER BY next_attempt_at, id LIMIT ?`;
 
 /** A FIFO lane's head: its oldest waiting delivery in commit (rowid) order, due or not. */
@@ -93,11 +104,17 @@ interface Request {
   subscription: SubscriptionsTable | null;
 }
 
-type LaneRow = SubscriptionsTable & { lane_next_send_at: number };
+type LaneRow = SubscriptionsTable & {
+  lane_next_send_at: number;
+  breaker_failures: number;
+  breaker_opened_at: number | null;
+  breaker_probe_at: number;
+  breaker_cooldown_ms: number;
+};
 type Row = { rid: number; next_attempt_at: number };
 
 /** A lane without a subscription row (deleted meanwhile): claimed without gates, and cancelled by the worker. */
-const ORPHAN: Omit<LaneState, 'inFlight'> = { ordering: 'unordered', rateLimitPerSecond: null, batch: null, nextSendAt: 0 };
+const ORPHAN: Omit<LaneState, 'inFlight'> = { ordering: 'unordered', rateLimitPerSecond: null, batch: null, nextSendAt: 0, breaker: CLOSED };
 
 export class SqliteClaim {
   private readonly inflight: BetterSqlite3.Statement;
@@ -105,6 +122,9 @@ export class SqliteClaim {
   private readonly lane: BetterSqlite3.Statement;
   private readonly due: BetterSqlite3.Statement;
   private readonly fifoHead: BetterSqlite3.Statement;
+  private readonly retries: BetterSqlite3.Statement;
+  private readonly firsts: BetterSqlite3.Statement;
+  private readonly moveProbe: BetterSqlite3.Statement;
   private readonly formedBatch: BetterSqlite3.Statement;
   private readonly batchMembers: BetterSqlite3.Statement;
   private readonly unbatched: BetterSqlite3.Statement;
@@ -119,6 +139,11 @@ export class SqliteClaim {
     this.lane = raw.prepare(LANE_SQL);
     this.due = raw.prepare(DUE_SQL);
     this.fifoHead = raw.prepare(FIFO_HEAD_SQL);
+    this.retries = raw.prepare(RETRIES_SQL);
+    this.firsts = raw.prepare(FIRSTS_SQL);
+    this.moveProbe = raw.prepare(
+      'UPDATE lanes SET breaker_probe_at = ?, breaker_cooldown_ms = ? WHERE environment_id = ? AND subscription_id = ?',
+    );
     this.formedBatch = raw.prepare(FORMED_BATCH_SQL);
     this.batchMembers = raw.prepare(BATCH_MEMBERS_SQL);
     this.unbatched = raw.prepare(UNBATCHED_SQL);
@@ -148,7 +173,9 @@ export class SqliteClaim {
         break;
       }
       const row = this.lane.get(head.environment_id, head.subscription_id) as LaneRow | undefined;
-      const state: LaneState = row ? { ...laneGates(row), nextSendAt: row.lane_next_send_at, inFlight: n } : { ...ORPHAN, inFlight: n };
+      const state: LaneState = row
+        ? { ...laneGates(row), nextSendAt: row.lane_next_send_at, breaker: breakerOf(row), inFlight: n }
+        : { ...ORPHAN, inFlight: n };
       if (laneRoom(state, cap, now) > 0) lanes.push({ head, state, subscription: row ?? null });
       // A closed rate gate opens at a time nextDueAt reports; a full lane waits for a settle.
       else if (state.nextSendAt <= now) moreDue = true;
@@ -168,6 +195,7 @@ export class SqliteClaim {
       let groups: { rids: number[]; batchId: string | null }[];
       if (lane.state.batch !== null) {
         const formed = this.batchOf(lane, now);
+        if (!('wakeAt' in formed)) this.probed(lane, now);
         if ('wakeAt' in formed) {
           if (formed.wakeAt !== null) wakeAt = Math.min(wakeAt ?? formed.wakeAt, formed.wakeAt);
           groups = [];
@@ -177,8 +205,19 @@ export class SqliteClaim {
         if (lane.state.ordering === 'fifo') {
           const head = this.fifoHead.get(env, sub) as Row | undefined;
           rows = head && head.next_attempt_at <= now ? [head] : [];
-        } else {
+        } else if (!retriesFirst(lane.state)) {
           rows = this.due.all(env, sub, now, take) as Row[];
+        } else {
+          rows = this.retries.all(env, sub, now, take) as Row[];
+          const firsts = firstAttemptsAllowed(lane.state.breaker, take - rows.length, now);
+          if (firsts > 0) {
+            const sent = this.firsts.all(env, sub, now, firsts) as Row[];
+            if (sent.length > 0) this.probed(lane, now);
+            rows = rows.concat(sent);
+          }
+          if (rows.length === 0 && lane.state.breaker.openedAt !== null) {
+            wakeAt = Math.min(wakeAt ?? lane.state.breaker.probeAt, lane.state.breaker.probeAt);
+          }
         }
         groups = rows.map((row) => ({ rids: [row.rid], batchId: null }));
       }
@@ -189,6 +228,13 @@ export class SqliteClaim {
       groups.forEach((group, k) => requests.push({ ...group, sendAt: booked.sendAts[k] as number, subscription: lane.subscription }));
     });
     return { work: this.lease(requests, workerId, now, leaseMs), moreDue, wakeAt };
+  }
+
+  /** An open breaker's lane sent first attempts (its probe): the next waits the cooldown. */
+  private probed(lane: Lane, now: number): void {
+    if (lane.state.breaker.openedAt === null) return;
+    const next = probeSent(lane.state.breaker, now);
+    this.moveProbe.run(next.probeAt, next.cooldownMs, lane.head.environment_id, lane.head.subscription_id);
   }
 
   /**
@@ -207,6 +253,8 @@ export class SqliteClaim {
       // A FIFO lane's formed batch goes before anything behind it.
       if (lane.state.ordering === 'fifo') return { wakeAt: null };
     }
+    // An open breaker holds new batches but for one probe per cooldown.
+    if (firstAttemptsAllowed(lane.state.breaker, 1, now) === 0) return { wakeAt: lane.state.breaker.probeAt };
     let rows: Row[];
     if (lane.state.ordering === 'fifo') {
       rows = [];

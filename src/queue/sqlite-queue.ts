@@ -42,10 +42,11 @@ export class SqliteQueue implements Queue {
       ),
       cancel: this.raw.prepare(`UPDATE deliveries SET status = 'cancelled', locked_by = NULL, lock_expires_at = NULL, updated_at = ?
         WHERE environment_id = ? AND id = ? AND status = 'delivering' AND locked_by = ?`),
-      // The waiting deliveries' soonest attempt, or a rate-limited lane's gate, whichever is sooner.
+      // The waiting deliveries' soonest attempt, a rate-limited lane's gate, or an open breaker's probe: the soonest.
       nextDueAfter: this.raw.prepare(`SELECT min(
           coalesce((SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'scheduled') AND next_attempt_at > ?), 9e15),
-          coalesce((SELECT min(next_send_at) FROM lanes WHERE next_send_at > ?), 9e15)) AS next`),
+          coalesce((SELECT min(next_send_at) FROM lanes WHERE next_send_at > ?), 9e15),
+          coalesce((SELECT min(breaker_probe_at) FROM lanes WHERE breaker_opened_at IS NOT NULL AND breaker_probe_at > ?), 9e15)) AS next`),
       extend: new Map(),
     };
     return this.prepared;
@@ -96,7 +97,7 @@ export class SqliteQueue implements Queue {
 
   async nextDueAt(after: number): Promise<number | null> {
     const { nextDueAfter } = this.sql;
-    const row = await this.exclusive(() => nextDueAfter.get(after, after) as { next: number | null } | undefined);
+    const row = await this.exclusive(() => nextDueAfter.get(after, after, after) as { next: number | null } | undefined);
     const next = row?.next ?? null;
     return next === null || next >= 9e15 ? null : next;
   }

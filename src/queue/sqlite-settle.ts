@@ -10,13 +10,17 @@ import { type FinalOutcome, applyOutcomes } from '../domain/subscription-health.
 import type { SubscriptionStatus } from '../domain/types.ts';
 import { attemptToRow } from '../store/delivery-rows.ts';
 import { type SettleEffects, type SettleInput, UNSETTLED } from './queue.ts';
-import { finalOutcome, groupFinalOutcomes, statusAfter } from './settle-rules.ts';
+import { breakerEffect, finalOutcome, groupAttempts, groupFinalOutcomes, statusAfter } from './settle-rules.ts';
+import { afterAttempts } from '../domain/circuit-breaker.ts';
+import { breakerOf } from './lane-plan.ts';
 
 export class SqliteSettle {
   private readonly insertAttempt: BetterSqlite3.Statement;
   private readonly moveDelivery: BetterSqlite3.Statement;
   private readonly readHealth: BetterSqlite3.Statement;
   private readonly writeHealth: BetterSqlite3.Statement;
+  private readonly readBreaker: BetterSqlite3.Statement;
+  private readonly writeBreaker: BetterSqlite3.Statement;
 
   constructor(raw: BetterSqlite3.Database) {
     this.insertAttempt = raw.prepare(`INSERT INTO attempts (environment_id, id, delivery_id, subscription_id, number,
@@ -38,6 +42,10 @@ export class SqliteSettle {
         version = version + CASE WHEN ? IS NULL THEN 0 ELSE 1 END,
         updated_at = CASE WHEN ? IS NULL THEN updated_at ELSE ? END
       WHERE environment_id = ? AND id = ?`);
+    this.readBreaker = raw.prepare(`SELECT breaker_failures, breaker_opened_at, breaker_probe_at, breaker_cooldown_ms FROM lanes
+      WHERE environment_id = ? AND subscription_id = ?`);
+    this.writeBreaker = raw.prepare(`UPDATE lanes SET breaker_failures = ?, breaker_opened_at = ?, breaker_probe_at = ?, breaker_cooldown_ms = ?
+      WHERE environment_id = ? AND subscription_id = ?`);
   }
 
   /** Runs inside the caller's transaction. */
@@ -61,6 +69,7 @@ export class SqliteSettle {
       }
       return moved > 0 ? { ...UNSETTLED, settled: true } : UNSETTLED;
     });
+    this.countBreakers(inputs, effects);
     for (const group of groupFinalOutcomes(inputs, effects)) {
       const row = this.readHealth.get(group.environmentId, group.subscriptionId) as
         | { status: string; consecutive_failures: number; disable_after_failures: number }
@@ -92,5 +101,21 @@ export class SqliteSettle {
       );
     }
     return effects;
+  }
+
+  /** Every attempt moves its lane's breaker (domain/circuit-breaker.ts); a change is told with the attempt that made it. */
+  private countBreakers(inputs: readonly SettleInput[], effects: SettleEffects[]): void {
+    for (const group of groupAttempts(inputs, effects)) {
+      const row = this.readBreaker.get(group.environmentId, group.subscriptionId) as Parameters<typeof breakerOf>[0] | undefined;
+      if (!row) continue;
+      const before = breakerOf(row);
+      const outcomes = group.indexes.map((i) => (inputs[i] as SettleInput).decision.kind === 'succeeded');
+      if (outcomes.every(Boolean) && before.failures === 0 && before.openedAt === null) continue;
+      const now = (inputs[group.indexes[group.indexes.length - 1] as number] as SettleInput).now;
+      const { breaker, change } = afterAttempts(before, outcomes, now);
+      this.writeBreaker.run(breaker.failures, breaker.openedAt, breaker.probeAt, breaker.cooldownMs, group.environmentId, group.subscriptionId);
+      const last = group.indexes[group.indexes.length - 1] as number;
+      if (change) effects[last] = { ...(effects[last] as SettleEffects), breaker: breakerEffect(change, breaker) };
+    }
   }
 }

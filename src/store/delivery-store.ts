@@ -12,6 +12,7 @@ import type {
   StoredEvent,
   Subscription,
 } from '../domain/types.ts';
+import type { Breaker } from '../domain/circuit-breaker.ts';
 import type { Viewer } from '../domain/visibility.ts';
 
 export interface SubscriptionFilter {
@@ -59,6 +60,8 @@ export interface SubscriptionStats {
   recentDurationsMs: number[];
   succeededAttempts: number;
   failedAttempts: number;
+  /** Its lane's circuit breaker (domain/circuit-breaker.ts). */
+  breaker: Breaker;
 }
 
 /** Where a retention pass stands: the environment and table it is on, and the last row it looked at. */

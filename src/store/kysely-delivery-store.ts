@@ -3,7 +3,9 @@
  * the API sees them and the attempt log. The queue itself is src/queue/.
  */
 import { sql } from 'kysely';
+import { CLOSED } from '../domain/circuit-breaker.ts';
 import { FINAL_DELIVERY_STATUSES } from '../domain/delivery-status.ts';
+import { breakerOf } from '../queue/lane-plan.ts';
 import type { Attempt, Delivery, DeliveryStatus, Page, PageRequest, StoredEvent, Subscription } from '../domain/types.ts';
 import { DELIVERY_INSERT, insertRows } from './bulk-insert.ts';
 import * as rows from './delivery-rows.ts';
@@ -48,7 +50,7 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
         .onConflict((oc) => oc.columns(['environment_id', 'topic', 'name']).doNothing())
         .executeTakeFirst();
       if ((result.numInsertedOrUpdatedRows ?? 0n) === 0n) return false;
-      await trx.insertInto('lanes').values({ environment_id: environmentId, subscription_id: subscription.id, next_send_at: 0 }).execute();
+      await trx.insertInto('lanes').values({ environment_id: environmentId, subscription_id: subscription.id }).execute();
       return true;
     });
   }
@@ -399,6 +401,12 @@ async claimEmailBudget(
       .orderBy('started_at', 'desc')
       .limit(STATS_WINDOW)
       .execute();
+    const lane = await this.db
+      .selectFrom('lanes')
+      .select(['breaker_failures', 'breaker_opened_at', 'breaker_probe_at', 'breaker_cooldown_ms'])
+      .where('environment_id', '=', environmentId)
+      .where('subscription_id', '=', subscriptionId)
+      .executeTakeFirst();
     const outcome = (name: string) => byOutcome.find((row) => row.outcome === name);
     const lasts = byOutcome.map((row) => Number(row.last));
     return {
@@ -407,6 +415,7 @@ async claimEmailBudget(
       recentDurationsMs: recent.map((row) => Number(row.duration_ms)),
       succeededAttempts: Number(outcome('succeeded')?.n ?? 0),
       failedAttempts: Number(outcome('failed')?.n ?? 0),
+      breaker: lane ? breakerOf(lane) : CLOSED,
     };
   }
 }

@@ -150,7 +150,11 @@ export interface DeliveriesTable {
 export interface LanesTable {
   environment_id: string;
   subscription_id: string;
-  next_send_at: number;
+  next_send_at: Generated<number>;
+  breaker_failures: Generated<number>;
+  breaker_opened_at: number | null;
+  breaker_probe_at: Generated<number>;
+  breaker_cooldown_ms: Generated<number>;
 }
 
 export interface AttemptsTable {

@@ -98,6 +98,14 @@ export class Maintenance {
       owesEmail = true;
     }
     if (effects.recovered) await emitOperationalEvent(deps, env, 'herald.subscription.recovered', base);
+    if (effects.breaker?.change === 'opened') {
+      await emitOperationalEvent(deps, env, 'herald.subscription.breaker_opened', {
+        ...base,
+        failures: effects.breaker.failures,
+        nextProbeAt: new Date(effects.breaker.probeAt).toISOString(),
+      });
+    }
+    if (effects.breaker?.change === 'closed') await emitOperationalEvent(deps, env, 'herald.subscription.breaker_closed', base);
     if (owesEmail && subscription.failureEmail && this.mailer) {
       await deps.store.markEmailPending(env, subscription.id, deps.clock.now());
       void this.tick();

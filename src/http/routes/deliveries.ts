@@ -77,11 +77,16 @@ export const deliveryRoutes: RouteModule = (app, deps) => {
     '/v1/subscriptions/:id/stats',
     {
       config: { access: LOG_READERS },
-      schema: { ...meta, summary: 'Counts by status, success rate, last attempt, p50/p99 latency', params: IdParams },
+      schema: { ...meta, summary: 'Counts by status, success rate, last attempt, p50/p99 latency, circuit breaker', params: IdParams },
     },
     async (request) => {
       const stats = await logs.subscriptionStats(deps, env(request), request.params.id, callerOf(request));
-      return { ...stats, lastAttemptAt: stats.lastAttemptAt === null ? null : iso(stats.lastAttemptAt) };
+      const at = (ms: number | null) => (ms === null ? null : iso(ms));
+      return {
+        ...stats,
+        lastAttemptAt: at(stats.lastAttemptAt),
+        breaker: { ...stats.breaker, openedAt: at(stats.breaker.openedAt), nextProbeAt: at(stats.breaker.nextProbeAt) },
+      };
     },
   );
 
