@@ -186,7 +186,7 @@ describeApi(
       assert.equal(failed.topic, OPERATIONAL_TOPIC);
       assert.deepEqual(
         { ...failed.data, lastError: typeof failed.data.lastError },
-        { subscriptionId: sub.id, topic: 'orders', deliveryId: delivery.id, eventId: 'fail-1', attempts: 3, lastError: 'string' },
+        { subscriptionId: sub.id, topic: 'orders', deliveryId: delivery.id, eventId: 'fail-1', batchId: null, attempts: 3, lastError: 'string' },
       );
       // The operational event is an event like any other: listed, with its delivery to the ops subscription.
       const shown = await env.call('GET', `/v1/events/${failed.id}`);

@@ -300,6 +300,7 @@ describeApi(
         successRate: null,
         lastAttemptAt: null,
         latencyMs: { p50: null, p99: null },
+        breaker: { state: 'closed', openedAt: null, failures: 0, nextProbeAt: null },
       });
 
       const started = Date.now();
@@ -322,6 +323,8 @@ describeApi(
       assert.equal(typeof p50, 'number');
       assert.equal(typeof p99, 'number');
       assert.ok(p50 >= 0 && p99 >= p50 && p99 < 5000, JSON.stringify(stats.body.latencyMs));
+      // Two failed attempts, then successes: the breaker counted them and closed its count again.
+      assert.equal(stats.body.breaker.state, 'closed');
 
       const failed = await deliveriesOf(sub.id, '?status=failed');
       assert.deepEqual(
