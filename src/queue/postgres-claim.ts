@@ -66,6 +66,7 @@ FROM locked LEFT JOIN subscriptions s ON s.environment_id = locked.environment_i
 UNION ALL
 (SELECT r.environment_id, r.subscription_id, 0, 0, NULL, 0, 0, r.head_due, r.n, NULL FROM ranked r
  WHERE NOT EXISTS (SELECT 1 FROM lanes l WHERE l.environment_id = r.environment_id AND l.subscription_id = r.subscription_id)
+ ORDER BY r.n, r.head_due
  LIMIT $2)`;
 
 const LEASE = `
@@ -98,8 +99,7 @@ chosen AS (
 leased AS (
   UPDATE deliveries d
   SET status = 'delivering', locked_by = $7, lock_expires_at = $8, updated_at = $6
-  FROM chosen c
-  WHERE d.ctid = c.ctid AND d.status IN ('pending', 'scheduled')
+  WHERE d.ctid = ANY(ARRAY(SELECT ctid FROM chosen)) AND d.status IN ('pending', 'scheduled')
   RETURNING d.*
 )
 SELECT leased.*, to_jsonb(e) AS event FROM leased
@@ -156,11 +156,19 @@ const UNBATCHED = `SELECT ctid::text AS ctid, next_attempt_at FROM deliveries
 const UNBATCHED_FIFO = `SELECT ctid::text AS ctid, next_attempt_at FROM deliveries
   WHERE environment_id = $1 AND subscription_id = $2 AND status IN ('pending', 'scheduled') AND batch_id IS NULL
   ORDER BY seq LIMIT $3`;
-/** Leases a batch: the formed one by its id ($6), or the new one's rows by ctid ($7). */
-const LEASE_BATCH = `WITH leased AS (
+/** Leases a formed batch again, by its id ($6). */
+const LEASE_FORMED_BATCH = `WITH leased AS (
+  UPDATE deliveries d SET status = 'delivering', locked_by = $3, lock_expires_at = $4, updated_at = $5
+  WHERE d.environment_id = $1 AND d.batch_id = $6 AND d.subscription_id = $2 AND d.status IN ('pending', 'scheduled')
+  RETURNING d.*
+)
+SELECT leased.*, to_jsonb(e) AS event FROM leased
+LEFT JOIN events e ON e.environment_id = leased.environment_id AND e.id = leased.event_id
+ORDER BY leased.seq`;
+/** Leases a new batch's rows, by ctid ($7), giving them its id ($6). */
+const LEASE_NEW_BATCH = `WITH leased AS (
   UPDATE deliveries d SET status = 'delivering', locked_by = $3, lock_expires_at = $4, updated_at = $5, batch_id = $6
-  WHERE d.environment_id = $1 AND d.subscription_id = $2 AND d.status IN ('pending', 'scheduled')
-    AND (d.batch_id = $6 OR d.ctid = ANY($7::tid[]))
+  WHERE d.ctid = ANY($7::tid[]) AND d.environment_id = $1 AND d.subscription_id = $2 AND d.status IN ('pending', 'scheduled')
   RETURNING d.*
 )
 SELECT leased.*, to_jsonb(e) AS event FROM leased
@@ -321,12 +329,19 @@ async function claimBatch(
   const fifo = lane.state.ordering === 'fifo';
   const inFlight = await client.query<{ n: number }>({ name: 'herald_lane_in_flight', text: LANE_IN_FLIGHT, values: [env, sub] });
   if ((inFlight.rows[0]?.n ?? 0) >= (fifo ? 1 : cap)) return { wakeAt: null };
-  const lease = async (batchId: string, ctids: string[]) => {
-    const leased = await client.query<LeasedRow>({
-      name: 'herald_lease_batch',
-      text: LEASE_BATCH,
-      values: [env, sub, workerId, now + leaseMs, now, batchId, ctids],
-    });
+  const lease = async (batchId: string, ctids: string[] | null) => {
+    const leased =
+      ctids === null
+        ? await client.query<LeasedRow>({
+            name: 'herald_lease_formed_batch',
+            text: LEASE_FORMED_BATCH,
+            values: [env, sub, workerId, now + leaseMs, now, batchId],
+          })
+        : await client.query<LeasedRow>({
+            name: 'herald_lease_new_batch',
+            text: LEASE_NEW_BATCH,
+            values: [env, sub, workerId, now + leaseMs, now, batchId, ctids],
+          });
     return leased.rows.length > 0 ? { rows: leased.rows, batchId } : { wakeAt: null };
   };
   const formed = await client.query<{ batch_id: string; next_attempt_at: number }>({
@@ -335,7 +350,7 @@ async function claimBatch(
     values: [env, sub],
   });
   const retry = formed.rows[0];
-  if (retry && retry.next_attempt_at <= now) return lease(retry.batch_id, []);
+  if (retry && retry.next_attempt_at <= now) return lease(retry.batch_id, null);
   // A FIFO lane's formed batch goes before anything behind it.
   if (retry && fifo) return { wakeAt: null };
   // An open breaker holds new batches but for one probe per cooldown.

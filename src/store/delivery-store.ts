@@ -86,8 +86,6 @@ export interface DeliveryStore {
   insertSubscription(environmentId: string, subscription: Subscription): Promise<boolean>;
   listSubscriptions(environmentId: string, filter: SubscriptionFilter, page: PageRequest): Promise<Page<Subscription>>;
   getSubscription(environmentId: string, id: string): Promise<Subscription | null>;
-  /** The subscriptions of `ids` that exist, by id. */
-  getSubscriptionsByIds(environmentId: string, ids: readonly string[]): Promise<Map<string, Subscription>>;
   /**
    * Writes `subscription` (whose `version` is the new one) only if the stored version is
    * `expectedVersion`. The failure count and email bookkeeping belong to the worker, which moves
@@ -108,15 +106,15 @@ export interface DeliveryStore {
   /** Subscriptions owed an email whose hourly budget allows one now. */
   subscriptionsOwedEmail(lastEmailBefore: number, limit: number): Promise<{ environmentId: string; subscription: Subscription }[]>;
   /**
-   * Records a summary sent, put together at `at` (taken before reading what it reports): marks
-   * made after `at` stay owed for the next one, so nothing that happened mid-send is dropped.
-   */
-/**
    * Takes the hourly email budget (sets last_email_at = `at`) if it is still free; false when
    * another process took it first, so two workers never send the same summary.
    */
   claimEmailBudget(environmentId: string, subscriptionId: string, at: number, lastEmailBefore: number): Promise<boolean>;
-    recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void>;
+  /**
+   * Records a summary sent, put together at `at` (taken before reading what it reports): marks
+   * made after `at` stay owed for the next one, so nothing that happened mid-send is dropped.
+   */
+  recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void>;
 
   /** Inserts deliveries (replay, operational events). */
   insertDeliveries(environmentId: string, deliveries: readonly NewDelivery[]): Promise<void>;
@@ -144,6 +142,5 @@ export interface DeliveryStore {
     range: { since: number; until: number; onlyFailed: boolean },
     limit: number,
   ): Promise<StoredEvent[]>;
-  getEventsByIds(environmentId: string, ids: readonly string[]): Promise<Map<string, StoredEvent>>;
   subscriptionStats(environmentId: string, subscriptionId: string): Promise<SubscriptionStats>;
 }

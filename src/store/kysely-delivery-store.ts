@@ -25,7 +25,6 @@ import { pruneRound } from './retention.ts';
 import { eventFromRow } from './rows.ts';
 import type { Store } from './store.ts';
 
-const CHUNK = 200;
 /**
  * The waiting deliveries' partial-index predicate, as a literal: SQLite uses a partial index only
  * when the query repeats its WHERE term exactly, and Kysely would send the statuses as parameters.
@@ -175,7 +174,7 @@ export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
     return found.map((row) => ({ environmentId: row.environment_id, subscription: rows.subscriptionFromRow(row) }));
   }
 
-async claimEmailBudget(
+  async claimEmailBudget(
     environmentId: string,
     subscriptionId: string,
     at: number,
@@ -192,7 +191,7 @@ async claimEmailBudget(
     return result.numUpdatedRows > 0n;
   }
 
-    async recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void> {
+  async recordEmailSent(environmentId: string, subscriptionId: string, at: number): Promise<void> {
     await this.db
       .updateTable('subscriptions')
       // A mark made after `at` (when the summary was put together) is not in it: it stays owed.
@@ -216,20 +215,6 @@ async claimEmailBudget(
 
 
 
-  async getSubscriptionsByIds(environmentId: string, ids: readonly string[]): Promise<Map<string, Subscription>> {
-    const found = new Map<string, Subscription>();
-    const unique = [...new Set(ids)];
-    for (let i = 0; i < unique.length; i += CHUNK) {
-      const list = await this.db
-        .selectFrom('subscriptions')
-        .selectAll()
-        .where('environment_id', '=', environmentId)
-        .where('id', 'in', unique.slice(i, i + CHUNK))
-        .execute();
-      for (const row of list) found.set(row.id, rows.subscriptionFromRow(row));
-    }
-    return found;
-  }
 
 
 
@@ -354,20 +339,6 @@ async claimEmailBudget(
     return found.map(eventFromRow);
   }
 
-  async getEventsByIds(environmentId: string, ids: readonly string[]): Promise<Map<string, StoredEvent>> {
-    const found = new Map<string, StoredEvent>();
-    const unique = [...new Set(ids)];
-    for (let i = 0; i < unique.length; i += CHUNK) {
-      const list = await this.db
-        .selectFrom('events')
-        .selectAll()
-        .where('environment_id', '=', environmentId)
-        .where('id', 'in', unique.slice(i, i + CHUNK))
-        .execute();
-      for (const row of list) found.set(row.id, eventFromRow(row));
-    }
-    return found;
-  }
 
   async subscriptionStats(environmentId: string, subscriptionId: string): Promise<SubscriptionStats> {
     const counts: Record<DeliveryStatus, number> = {

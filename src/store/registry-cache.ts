@@ -34,51 +34,11 @@ export const REGISTRY_CACHE_LIMITS: Readonly<CacheLimits> = Object.freeze({
   entryBytes: 2 * 1024 * 1024,
 });
 
-/** Reads kept whole, by method name. The first argument of each is the environment id. */
-const CACHED = new Set(['getEnvironment', 'getApiKey', 'getTopic', 'fanoutTargets']);
-
-/**
- * Reads `(environmentId, names)` answering a Map by name, kept one entry per name. `keep` says
- * whether a name's answer shows that it exists: getEventTypes leaves unknown names out,
- * topicsContaining answers [] for them (and for a type in no topic, which is read again each time).
- */
-const CACHED_BY_NAME: ReadonlyMap<string, { keep: (value: unknown) => boolean; answersEveryName: boolean }> = new Map([
-  ['getEventTypes', { keep: () => true, answersEveryName: false }],
-  ['topicsContaining', { keep: (topics: unknown) => (topics as string[]).length > 0, answersEveryName: true }],
-]);
-
-/** Writes that can change what a cached read returns, keyed by the environment they touch. */
-const INVALIDATES_ENVIRONMENT = new Set([
-  'updateEnvironment',
-  'deleteEnvironment',
-  'insertApiKey',
-  'deleteApiKey',
-  'insertCategory',
-  'updateCategory',
-  'deleteCategory',
-  'insertEventType',
-  'updateEventType',
-  'insertApp',
-  'updateApp',
-  'deleteApp',
-  'insertTopic',
-  'updateTopic',
-  'deleteTopic',
-  'insertSubscription',
-  'updateSubscription',
-  'deleteSubscription',
-]);
-
-/** Writes whose first argument is an object, not an id: rare, so they drop everything. */
-const INVALIDATES_ALL = new Set(['bootstrapFirstEnvironment', 'insertEnvironment']);
-
 /** The cache behind each store withRegistryCache returned, for registryCacheStats. */
 const cacheOf = new WeakMap<Store, LruByteCache>();
 
 /** The approximate size of a value, taken once when it is stored (a miss), never on a hit. */
 const jsonBytes = (value: unknown): number => JSON.stringify(value)?.length ?? 0;
-
-type Read = (...args: unknown[]) => Promise<unknown>;
 
 export function withRegistryCache(
   store: Store,
@@ -86,101 +46,7 @@ export function withRegistryCache(
   limits: CacheLimits = REGISTRY_CACHE_LIMITS,
 ): Store {
   const cache = new LruByteCache(limits, ttlMs);
-  /** Counts drops: a read that saw one happen while it was out does not keep its value. */
-  let drops = 0;
-  const dropEnvironment = (environmentId: unknown) => {
-    drops++;
-    if (typeof environmentId === 'string') cache.dropEnvironment(environmentId);
-    else cache.clear();
-  };
-
-  const cachedRead = (target: Store, name: string, fn: Read) =>
-    async (...args: unknown[]) => {
-      const environmentId = String(args[0]);
-      // Each method takes the same kinds of argument every time, so a lone string needs no quoting.
-      const key =
-        args.length === 1
-          ? name
-          : args.length === 2 && typeof args[1] === 'string'
-            ? `${name}\u0000${args[1]}`
-            : `${name}\u0000${JSON.stringify(args.slice(1))}`;
-      const hit = cache.get(environmentId, key, performance.now());
-      if (hit !== undefined) return hit;
-      const dropsBefore = drops;
-      const value = await fn.apply(target, args);
-      if (value !== null && drops === dropsBefore) cache.set(environmentId, key, value, jsonBytes(value), performance.now());
-      return value;
-    };
-
-  const cachedByName = (target: Store, name: string, fn: Read) => {
-    const { keep, answersEveryName } = CACHED_BY_NAME.get(name) as { keep: (value: unknown) => boolean; answersEveryName: boolean };
-    return async (environmentId: string, names: readonly string[]) => {
-      const now = performance.now();
-      const answer = new Map<string, unknown>();
-      const missing = new Set<string>();
-      for (const each of names) {
-        if (answer.has(each) || missing.has(each)) continue;
-        const hit = cache.get(environmentId, `${name}\u0000${each}`, now);
-        if (hit !== undefined) answer.set(each, hit);
-        else {
-          missing.add(each);
-          // Holds the name's place, so the answer lists names in the order asked, as the store's does.
-          if (answersEveryName) answer.set(each, undefined);
-        }
-      }
-      if (missing.size === 0) return answer;
-      const dropsBefore = drops;
-      // The store answers every name asked (answersEveryName) or leaves out those that do not exist.
-      const fetched = (await fn.call(target, environmentId, [...missing])) as Map<string, unknown>;
-      const stored = performance.now();
-      for (const [each, value] of fetched) {
-        answer.set(each, value);
-        if (drops === dropsBefore && keep(value)) cache.set(environmentId, `${name}\u0000${each}`, value, jsonBytes(value), stored);
-      }
-      return answer;
-    };
-  };
-
-  // A settle can disable its subscription (failures, 410): fan-out must stop at once.
-  const inner = store.queue;
-  const queue: Queue = {
-    recover: (now) => inner.recover(now),
-    claim: (options) => inner.claim(options),
-    extendLeases: (workerId, keys, until) => inner.extendLeases(workerId, keys, until),
-    settle: async (inputs) => {
-      const effects = await inner.settle(inputs);
-      effects.forEach((effect, i) => {
-        if (effect.disabled) dropEnvironment(inputs[i]?.environmentId);
-      });
-      return effects;
-    },
-    cancelClaimed: (environmentId, id, workerId, now) => inner.cancelClaimed(environmentId, id, workerId, now),
-    reapExpired: (now) => inner.reapExpired(now),
-    nextDueAt: (after) => inner.nextDueAt(after),
-  };
-
-  const cached = new Proxy(store, {
-    get(target, property, receiver) {
-      if (property === 'queue') return queue;
-      const value = Reflect.get(target, property, receiver);
-      if (typeof property !== 'string' || typeof value !== 'function') return value;
-      const fn = value as Read;
-      if (CACHED.has(property)) return cachedRead(target, property, fn);
-      if (CACHED_BY_NAME.has(property)) return cachedByName(target, property, fn);
-      if (INVALIDATES_ENVIRONMENT.has(property) || INVALIDATES_ALL.has(property)) {
-        return async (...args: unknown[]) => {
-          // Dropped before and after: a read racing the write cannot keep the old row.
-          dropEnvironment(INVALIDATES_ALL.has(property) ? null : args[0]);
-          try {
-            return await fn.apply(target, args);
-          } finally {
-            dropEnvironment(INVALIDATES_ALL.has(property) ? null : args[0]);
-          }
-        };
-      }
-      return fn.bind(target);
-    },
-  });
+  const cached = new RegistryCachingStore(store, cache);
   cacheOf.set(cached, cache);
   return cached;
 }
@@ -188,4 +54,354 @@ export function withRegistryCache(
 /** What the registry cache of a store made by withRegistryCache holds now; undefined for any other store. */
 export function registryCacheStats(store: Store): CacheStats | undefined {
   return cacheOf.get(store)?.stats();
+}
+
+/**
+ * The store with its registry reads cached. Every Store method is written out: the cached reads
+ * (whole answers, or per name), the writes that drop their environment's entries (before and
+ * after, so a read racing the write cannot keep the old row), and the rest passed through.
+ */
+class RegistryCachingStore implements Store {
+  readonly dialect: Store['dialect'];
+  readonly queue: Queue;
+  /** Counts drops: a read that saw one happen while it was out does not keep its value. */
+  private drops = 0;
+
+  constructor(
+    private readonly inner: Store,
+    private readonly cache: LruByteCache,
+  ) {
+    this.dialect = inner.dialect;
+    this.queue = this.settlesDropping(inner.queue);
+  }
+
+  private dropEnvironment(environmentId: string | null): void {
+    this.drops++;
+    if (environmentId === null) this.cache.clear();
+    else this.cache.dropEnvironment(environmentId);
+  }
+
+  /** A write that can change what a cached read returns: `environmentId` null drops every environment. */
+  private async write<T>(environmentId: unknown, run: () => Promise<T>): Promise<T> {
+    const id = typeof environmentId === 'string' ? environmentId : null;
+    this.dropEnvironment(id);
+    try {
+      return await run();
+    } finally {
+      this.dropEnvironment(id);
+    }
+  }
+
+  /** A read kept whole, keyed by its method and arguments; the first argument is the environment id. */
+  private async read<T>(method: string, args: readonly unknown[], run: () => Promise<T>): Promise<T> {
+    const environmentId = String(args[0]);
+    // Each method takes the same kinds of argument every time, so a lone string needs no quoting.
+    const key =
+      args.length === 1
+        ? method
+        : args.length === 2 && typeof args[1] === 'string'
+          ? `${method}\u0000${args[1]}`
+          : `${method}\u0000${JSON.stringify(args.slice(1))}`;
+    const hit = this.cache.get(environmentId, key, performance.now());
+    if (hit !== undefined) return hit as T;
+    const dropsBefore = this.drops;
+    const value = await run();
+    if (value !== null && this.drops === dropsBefore) this.cache.set(environmentId, key, value, jsonBytes(value), performance.now());
+    return value;
+  }
+
+  /**
+   * A read of `(environmentId, names)` answering a Map by name, kept one entry per name. `keep`
+   * says whether a name's answer shows that it exists; `answersEveryName`, whether the store
+   * answers every name asked (else it leaves out those that do not exist).
+   */
+  private async readByName<V>(
+    method: string,
+    environmentId: string,
+    names: readonly string[],
+    options: { keep: (value: V) => boolean; answersEveryName: boolean },
+    run: (missing: string[]) => Promise<Map<string, V>>,
+  ): Promise<Map<string, V>> {
+    const now = performance.now();
+    const answer = new Map<string, V>();
+    const missing = new Set<string>();
+    for (const each of names) {
+      if (answer.has(each) || missing.has(each)) continue;
+      const hit = this.cache.get(environmentId, `${method}\u0000${each}`, now);
+      if (hit !== undefined) answer.set(each, hit as V);
+      else {
+        missing.add(each);
+        // Holds the name's place, so the answer lists names in the order asked, as the store's does.
+        if (options.answersEveryName) answer.set(each, undefined as V);
+      }
+    }
+    if (missing.size === 0) return answer;
+    const dropsBefore = this.drops;
+    const fetched = await run([...missing]);
+    const stored = performance.now();
+    for (const [each, value] of fetched) {
+      answer.set(each, value);
+      if (this.drops === dropsBefore && options.keep(value)) {
+        this.cache.set(environmentId, `${method}\u0000${each}`, value, jsonBytes(value), stored);
+      }
+    }
+    return answer;
+  }
+
+  /** A settle can disable its subscription (failures, 410): fan-out must stop at once. */
+  private settlesDropping(inner: Queue): Queue {
+    return {
+      recover: (now) => inner.recover(now),
+      claim: (options) => inner.claim(options),
+      extendLeases: (workerId, keys, until) => inner.extendLeases(workerId, keys, until),
+      settle: async (inputs) => {
+        const effects = await inner.settle(inputs);
+        effects.forEach((effect, i) => {
+          if (effect.disabled) this.dropEnvironment(inputs[i]?.environmentId ?? null);
+        });
+        return effects;
+      },
+      cancelClaimed: (environmentId, id, workerId, now) => inner.cancelClaimed(environmentId, id, workerId, now),
+      reapExpired: (now) => inner.reapExpired(now),
+      nextDueAt: (after) => inner.nextDueAt(after),
+    };
+  }
+
+  /** Event types by name; names that do not exist make no entry. */
+  getEventTypes(environmentId: string, names: readonly string[]): ReturnType<Store['getEventTypes']> {
+    return this.readByName('getEventTypes', environmentId, names, { keep: () => true, answersEveryName: false }, (missing) =>
+      this.inner.getEventTypes(environmentId, missing),
+    );
+  }
+
+  /** Topics by event type; a type in no topic (or unknown) answers [] and is read again each time. */
+  topicsContaining(environmentId: string, eventTypes: readonly string[]): ReturnType<Store['topicsContaining']> {
+    return this.readByName(
+      'topicsContaining',
+      environmentId,
+      eventTypes,
+      { keep: (topics: string[]) => topics.length > 0, answersEveryName: true },
+      (missing) => this.inner.topicsContaining(environmentId, missing),
+    );
+  }
+
+  migrate(...args: Parameters<Store['migrate']>): ReturnType<Store['migrate']> {
+    return this.inner.migrate(...args) as ReturnType<Store['migrate']>;
+  }
+
+  ping(...args: Parameters<Store['ping']>): ReturnType<Store['ping']> {
+    return this.inner.ping(...args) as ReturnType<Store['ping']>;
+  }
+
+  close(...args: Parameters<Store['close']>): ReturnType<Store['close']> {
+    return this.inner.close(...args) as ReturnType<Store['close']>;
+  }
+
+  bootstrapFirstEnvironment(...args: Parameters<Store['bootstrapFirstEnvironment']>): ReturnType<Store['bootstrapFirstEnvironment']> {
+    return this.write(null, () => this.inner.bootstrapFirstEnvironment(...args)) as ReturnType<Store['bootstrapFirstEnvironment']>;
+  }
+
+  insertEnvironment(...args: Parameters<Store['insertEnvironment']>): ReturnType<Store['insertEnvironment']> {
+    return this.write(null, () => this.inner.insertEnvironment(...args)) as ReturnType<Store['insertEnvironment']>;
+  }
+
+  listEnvironments(...args: Parameters<Store['listEnvironments']>): ReturnType<Store['listEnvironments']> {
+    return this.inner.listEnvironments(...args) as ReturnType<Store['listEnvironments']>;
+  }
+
+  getEnvironment(...args: Parameters<Store['getEnvironment']>): ReturnType<Store['getEnvironment']> {
+    return this.read('getEnvironment', args, () => this.inner.getEnvironment(...args)) as ReturnType<Store['getEnvironment']>;
+  }
+
+  updateEnvironment(...args: Parameters<Store['updateEnvironment']>): ReturnType<Store['updateEnvironment']> {
+    return this.write(args[0], () => this.inner.updateEnvironment(...args)) as ReturnType<Store['updateEnvironment']>;
+  }
+
+  deleteEnvironment(...args: Parameters<Store['deleteEnvironment']>): ReturnType<Store['deleteEnvironment']> {
+    return this.write(args[0], () => this.inner.deleteEnvironment(...args)) as ReturnType<Store['deleteEnvironment']>;
+  }
+
+  insertApiKey(...args: Parameters<Store['insertApiKey']>): ReturnType<Store['insertApiKey']> {
+    return this.write(args[0], () => this.inner.insertApiKey(...args)) as ReturnType<Store['insertApiKey']>;
+  }
+
+  listApiKeys(...args: Parameters<Store['listApiKeys']>): ReturnType<Store['listApiKeys']> {
+    return this.inner.listApiKeys(...args) as ReturnType<Store['listApiKeys']>;
+  }
+
+  getApiKey(...args: Parameters<Store['getApiKey']>): ReturnType<Store['getApiKey']> {
+    return this.read('getApiKey', args, () => this.inner.getApiKey(...args)) as ReturnType<Store['getApiKey']>;
+  }
+
+  deleteApiKey(...args: Parameters<Store['deleteApiKey']>): ReturnType<Store['deleteApiKey']> {
+    return this.write(args[0], () => this.inner.deleteApiKey(...args)) as ReturnType<Store['deleteApiKey']>;
+  }
+
+  insertCategory(...args: Parameters<Store['insertCategory']>): ReturnType<Store['insertCategory']> {
+    return this.write(args[0], () => this.inner.insertCategory(...args)) as ReturnType<Store['insertCategory']>;
+  }
+
+  listCategories(...args: Parameters<Store['listCategories']>): ReturnType<Store['listCategories']> {
+    return this.inner.listCategories(...args) as ReturnType<Store['listCategories']>;
+  }
+
+  getCategory(...args: Parameters<Store['getCategory']>): ReturnType<Store['getCategory']> {
+    return this.inner.getCategory(...args) as ReturnType<Store['getCategory']>;
+  }
+
+  updateCategory(...args: Parameters<Store['updateCategory']>): ReturnType<Store['updateCategory']> {
+    return this.write(args[0], () => this.inner.updateCategory(...args)) as ReturnType<Store['updateCategory']>;
+  }
+
+  deleteCategory(...args: Parameters<Store['deleteCategory']>): ReturnType<Store['deleteCategory']> {
+    return this.write(args[0], () => this.inner.deleteCategory(...args)) as ReturnType<Store['deleteCategory']>;
+  }
+
+  insertEventType(...args: Parameters<Store['insertEventType']>): ReturnType<Store['insertEventType']> {
+    return this.write(args[0], () => this.inner.insertEventType(...args)) as ReturnType<Store['insertEventType']>;
+  }
+
+  listEventTypes(...args: Parameters<Store['listEventTypes']>): ReturnType<Store['listEventTypes']> {
+    return this.inner.listEventTypes(...args) as ReturnType<Store['listEventTypes']>;
+  }
+
+  getEventType(...args: Parameters<Store['getEventType']>): ReturnType<Store['getEventType']> {
+    return this.inner.getEventType(...args) as ReturnType<Store['getEventType']>;
+  }
+
+  updateEventType(...args: Parameters<Store['updateEventType']>): ReturnType<Store['updateEventType']> {
+    return this.write(args[0], () => this.inner.updateEventType(...args)) as ReturnType<Store['updateEventType']>;
+  }
+
+  insertApp(...args: Parameters<Store['insertApp']>): ReturnType<Store['insertApp']> {
+    return this.write(args[0], () => this.inner.insertApp(...args)) as ReturnType<Store['insertApp']>;
+  }
+
+  listApps(...args: Parameters<Store['listApps']>): ReturnType<Store['listApps']> {
+    return this.inner.listApps(...args) as ReturnType<Store['listApps']>;
+  }
+
+  getApp(...args: Parameters<Store['getApp']>): ReturnType<Store['getApp']> {
+    return this.inner.getApp(...args) as ReturnType<Store['getApp']>;
+  }
+
+  updateApp(...args: Parameters<Store['updateApp']>): ReturnType<Store['updateApp']> {
+    return this.write(args[0], () => this.inner.updateApp(...args)) as ReturnType<Store['updateApp']>;
+  }
+
+  deleteApp(...args: Parameters<Store['deleteApp']>): ReturnType<Store['deleteApp']> {
+    return this.write(args[0], () => this.inner.deleteApp(...args)) as ReturnType<Store['deleteApp']>;
+  }
+
+  insertTopic(...args: Parameters<Store['insertTopic']>): ReturnType<Store['insertTopic']> {
+    return this.write(args[0], () => this.inner.insertTopic(...args)) as ReturnType<Store['insertTopic']>;
+  }
+
+  listTopics(...args: Parameters<Store['listTopics']>): ReturnType<Store['listTopics']> {
+    return this.inner.listTopics(...args) as ReturnType<Store['listTopics']>;
+  }
+
+  getTopic(...args: Parameters<Store['getTopic']>): ReturnType<Store['getTopic']> {
+    return this.read('getTopic', args, () => this.inner.getTopic(...args)) as ReturnType<Store['getTopic']>;
+  }
+
+  updateTopic(...args: Parameters<Store['updateTopic']>): ReturnType<Store['updateTopic']> {
+    return this.write(args[0], () => this.inner.updateTopic(...args)) as ReturnType<Store['updateTopic']>;
+  }
+
+  deleteTopic(...args: Parameters<Store['deleteTopic']>): ReturnType<Store['deleteTopic']> {
+    return this.write(args[0], () => this.inner.deleteTopic(...args)) as ReturnType<Store['deleteTopic']>;
+  }
+
+  acceptEvents(...args: Parameters<Store['acceptEvents']>): ReturnType<Store['acceptEvents']> {
+    return this.inner.acceptEvents(...args) as ReturnType<Store['acceptEvents']>;
+  }
+
+  listEvents(...args: Parameters<Store['listEvents']>): ReturnType<Store['listEvents']> {
+    return this.inner.listEvents(...args) as ReturnType<Store['listEvents']>;
+  }
+
+  getEvent(...args: Parameters<Store['getEvent']>): ReturnType<Store['getEvent']> {
+    return this.inner.getEvent(...args) as ReturnType<Store['getEvent']>;
+  }
+
+  getMonthlyUsage(...args: Parameters<Store['getMonthlyUsage']>): ReturnType<Store['getMonthlyUsage']> {
+    return this.inner.getMonthlyUsage(...args) as ReturnType<Store['getMonthlyUsage']>;
+  }
+
+  insertSubscription(...args: Parameters<Store['insertSubscription']>): ReturnType<Store['insertSubscription']> {
+    return this.write(args[0], () => this.inner.insertSubscription(...args)) as ReturnType<Store['insertSubscription']>;
+  }
+
+  listSubscriptions(...args: Parameters<Store['listSubscriptions']>): ReturnType<Store['listSubscriptions']> {
+    return this.inner.listSubscriptions(...args) as ReturnType<Store['listSubscriptions']>;
+  }
+
+  getSubscription(...args: Parameters<Store['getSubscription']>): ReturnType<Store['getSubscription']> {
+    return this.inner.getSubscription(...args) as ReturnType<Store['getSubscription']>;
+  }
+
+  updateSubscription(...args: Parameters<Store['updateSubscription']>): ReturnType<Store['updateSubscription']> {
+    return this.write(args[0], () => this.inner.updateSubscription(...args)) as ReturnType<Store['updateSubscription']>;
+  }
+
+  deleteSubscription(...args: Parameters<Store['deleteSubscription']>): ReturnType<Store['deleteSubscription']> {
+    return this.write(args[0], () => this.inner.deleteSubscription(...args)) as ReturnType<Store['deleteSubscription']>;
+  }
+
+  fanoutTargets(...args: Parameters<Store['fanoutTargets']>): ReturnType<Store['fanoutTargets']> {
+    return this.read('fanoutTargets', args, () => this.inner.fanoutTargets(...args)) as ReturnType<Store['fanoutTargets']>;
+  }
+
+  markEmailPending(...args: Parameters<Store['markEmailPending']>): ReturnType<Store['markEmailPending']> {
+    return this.inner.markEmailPending(...args) as ReturnType<Store['markEmailPending']>;
+  }
+
+  subscriptionsOwedEmail(...args: Parameters<Store['subscriptionsOwedEmail']>): ReturnType<Store['subscriptionsOwedEmail']> {
+    return this.inner.subscriptionsOwedEmail(...args) as ReturnType<Store['subscriptionsOwedEmail']>;
+  }
+
+  claimEmailBudget(...args: Parameters<Store['claimEmailBudget']>): ReturnType<Store['claimEmailBudget']> {
+    return this.inner.claimEmailBudget(...args) as ReturnType<Store['claimEmailBudget']>;
+  }
+
+  recordEmailSent(...args: Parameters<Store['recordEmailSent']>): ReturnType<Store['recordEmailSent']> {
+    return this.inner.recordEmailSent(...args) as ReturnType<Store['recordEmailSent']>;
+  }
+
+  insertDeliveries(...args: Parameters<Store['insertDeliveries']>): ReturnType<Store['insertDeliveries']> {
+    return this.inner.insertDeliveries(...args) as ReturnType<Store['insertDeliveries']>;
+  }
+
+  pruneRound(...args: Parameters<Store['pruneRound']>): ReturnType<Store['pruneRound']> {
+    return this.inner.pruneRound(...args) as ReturnType<Store['pruneRound']>;
+  }
+
+  getDelivery(...args: Parameters<Store['getDelivery']>): ReturnType<Store['getDelivery']> {
+    return this.inner.getDelivery(...args) as ReturnType<Store['getDelivery']>;
+  }
+
+  listDeliveries(...args: Parameters<Store['listDeliveries']>): ReturnType<Store['listDeliveries']> {
+    return this.inner.listDeliveries(...args) as ReturnType<Store['listDeliveries']>;
+  }
+
+  listAttempts(...args: Parameters<Store['listAttempts']>): ReturnType<Store['listAttempts']> {
+    return this.inner.listAttempts(...args) as ReturnType<Store['listAttempts']>;
+  }
+
+  requeueDelivery(...args: Parameters<Store['requeueDelivery']>): ReturnType<Store['requeueDelivery']> {
+    return this.inner.requeueDelivery(...args) as ReturnType<Store['requeueDelivery']>;
+  }
+
+  cancelScheduledDeliveries(...args: Parameters<Store['cancelScheduledDeliveries']>): ReturnType<Store['cancelScheduledDeliveries']> {
+    return this.inner.cancelScheduledDeliveries(...args) as ReturnType<Store['cancelScheduledDeliveries']>;
+  }
+
+  eventsForReplay(...args: Parameters<Store['eventsForReplay']>): ReturnType<Store['eventsForReplay']> {
+    return this.inner.eventsForReplay(...args) as ReturnType<Store['eventsForReplay']>;
+  }
+
+  subscriptionStats(...args: Parameters<Store['subscriptionStats']>): ReturnType<Store['subscriptionStats']> {
+    return this.inner.subscriptionStats(...args) as ReturnType<Store['subscriptionStats']>;
+  }
 }

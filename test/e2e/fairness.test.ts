@@ -214,7 +214,7 @@ describe('claim cost with 20,000 due rows (measured, not asserted)', () => {
               });
               timings.push(performance.now() - started);
               assert.ok(claimed.length > 0);
-              await store.queue.recover(Date.now());
+              await store.queue.reapExpired(Number.MAX_SAFE_INTEGER);
             }
             timings.sort((x, y) => x - y);
             return `median ${timings[2]?.toFixed(1)} ms (min ${timings[0]?.toFixed(1)}, max ${timings[4]?.toFixed(1)})`;
