@@ -6,7 +6,6 @@ import type {
   Attempt,
   Delivery,
   DeliveryStatus,
-  DisabledReason,
   Page,
   PageRequest,
   StoredEvent,

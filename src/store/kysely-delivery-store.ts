@@ -20,7 +20,7 @@ import type {
   SubscriptionStats,
 } from './delivery-store.ts';
 import { type KeyOrder, NEWEST_FIRST, pageQuery, toPage } from './keyset.ts';
-import { KyselyStore } from './kysely-store.ts';
+import { KyselyEventStore } from './kysely-event-store.ts';
 import { pruneRound } from './retention.ts';
 import { eventFromRow } from './rows.ts';
 import type { Store } from './store.ts';
@@ -35,7 +35,7 @@ const BY_NUMBER: KeyOrder = { columns: [{ column: 'number', type: 'number' }], d
 /** How many recent attempts the latency percentiles of `stats` look at. */
 const STATS_WINDOW = 1000;
 
-export abstract class KyselyDeliveryStore extends KyselyStore implements Store {
+export abstract class KyselyDeliveryStore extends KyselyEventStore implements Store {
   abstract readonly queue: Queue;
 
   // ── subscriptions ───────────────────────────────────────────────────────────

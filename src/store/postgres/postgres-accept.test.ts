@@ -11,7 +11,7 @@ import pg from 'pg';
 import { issueKey } from '../../core/keys.ts';
 import type { StoredEvent } from '../../domain/types.ts';
 import { type TestStore, makeTestStore } from '../../testing/test-store.ts';
-import { QUOTA_EXCEEDED } from '../kysely-store.ts';
+import { QUOTA_EXCEEDED } from '../kysely-event-store.ts';
 import { eventToRow } from '../rows.ts';
 import type { Database } from '../schema.ts';
 import type { QuotaCheck } from '../store.ts';

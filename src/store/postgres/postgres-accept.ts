@@ -32,7 +32,7 @@
 import { CompiledQuery, type QueryResult } from 'kysely';
 import { DELIVERY_INSERT, EVENT_INSERT, type InsertShape } from '../bulk-insert.ts';
 import type { DeliveriesTable, EventsTable } from '../schema.ts';
-import { QUOTA_EXCEEDED } from '../kysely-store.ts';
+import { QUOTA_EXCEEDED } from '../kysely-event-store.ts';
 import type { QuotaCheck } from '../store.ts';
 
 /**

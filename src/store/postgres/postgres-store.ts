@@ -3,7 +3,7 @@ import { Kysely, PostgresDialect, type Transaction, sql } from 'kysely';
 import pg from 'pg';
 import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
-import type { QUOTA_EXCEEDED } from '../kysely-store.ts';
+import type { QUOTA_EXCEEDED } from '../kysely-event-store.ts';
 import type { Database, DeliveriesTable, EventsTable } from '../schema.ts';
 import type { QuotaCheck } from '../store.ts';
 import { acceptOnPostgres } from './postgres-accept.ts';

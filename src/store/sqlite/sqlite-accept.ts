@@ -6,7 +6,7 @@
  * skipped, not an error; a batch that does not fit the quota stores nothing.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { QUOTA_EXCEEDED } from '../kysely-store.ts';
+import { QUOTA_EXCEEDED } from '../kysely-event-store.ts';
 import type { DeliveriesTable, EventsTable } from '../schema.ts';
 import type { QuotaCheck } from '../store.ts';
 

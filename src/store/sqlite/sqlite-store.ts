@@ -18,7 +18,7 @@ import {
 } from 'kysely';
 import { KyselyDeliveryStore } from '../kysely-delivery-store.ts';
 import { loadMigrations } from '../migrations.ts';
-import type { QUOTA_EXCEEDED } from '../kysely-store.ts';
+import type { QUOTA_EXCEEDED } from '../kysely-event-store.ts';
 import type { Database, DeliveriesTable, EventsTable } from '../schema.ts';
 import type { QuotaCheck } from '../store.ts';
 import { SqliteAccept } from './sqlite-accept.ts';
