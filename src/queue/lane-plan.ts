@@ -87,6 +87,14 @@ export function laneGates(row: {
   };
 }
 
+/**
+ * How late a rate-limited request may leave after its booked time. The booking leaves
+ * 1000 × (RATE_SPACING_MARGIN - 1) = 20 ms to spare in every 1 s window, whatever the rate: sends
+ * that stay within this of their booked times cannot put rate + 1 requests in any 1 s window.
+ * Later than that (a busy or paused worker), the request goes back to the queue unsent.
+ */
+export const RATE_LATENESS_MS = 12;
+
 /** Milliseconds between two requests of a lane limited to `rate` per second. */
 export function rateIntervalMs(rate: number): number {
   return (1000 / rate) * RATE_SPACING_MARGIN;

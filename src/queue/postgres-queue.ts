@@ -27,6 +27,10 @@ const CANCEL = `UPDATE deliveries SET status = 'cancelled', locked_by = NULL, lo
   WHERE environment_id = $1 AND id = $2 AND status = 'delivering' AND locked_by = $3`;
 
 /** The waiting deliveries' soonest attempt, a rate-limited lane's gate, or an open breaker's probe: the soonest. */
+const RELEASE = `UPDATE deliveries SET status = 'pending', locked_by = NULL, lock_expires_at = NULL,
+    next_attempt_at = least(next_attempt_at, $4), updated_at = $4
+  WHERE environment_id = $1 AND id = ANY($2::text[]) AND status = 'delivering' AND locked_by = $3`;
+
 const NEXT_DUE = `SELECT least(
     (SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'scheduled') AND next_attempt_at > $1),
     (SELECT min(next_send_at) FROM lanes WHERE next_send_at > $1),
@@ -58,6 +62,10 @@ export class PostgresQueue implements Queue {
 
   async cancelClaimed(environmentId: string, id: string, workerId: string, now: number): Promise<void> {
     await this.pool.query({ name: 'herald_cancel_claimed', text: CANCEL, values: [environmentId, id, workerId, now] });
+  }
+
+  async releaseClaimed(environmentId: string, ids: readonly string[], workerId: string, now: number): Promise<void> {
+    await this.pool.query({ name: 'herald_release_claimed', text: RELEASE, values: [environmentId, ids, workerId, now] });
   }
 
   async reapExpired(now: number): Promise<number> {

@@ -191,6 +191,19 @@ describeEachDialect('queue', (store, dialect) => {
     assert.equal((await store().getSubscription(env, lane.id))?.disabledReason, 'failures');
   });
 
+  it('releases a claimed delivery back to the queue without an attempt, due now', async () => {
+    const lane = await subscribe();
+    const [id] = await queue(lane, 1, () => T);
+    await claim(T + 100);
+    await store().queue.releaseClaimed(env, [id as string], 'w2', T + 200);
+    assert.equal((await store().getDelivery(env, id as string))?.status, 'delivering', 'only the holder may release it');
+    await store().queue.releaseClaimed(env, [id as string], 'w1', T + 200);
+    const released = await store().getDelivery(env, id as string);
+    assert.deepEqual([released?.status, released?.attempts, released?.nextAttemptAt], ['pending', 0, T]);
+    assert.equal((await claim(T + 200)).work[0]?.delivery.id, id);
+    await drain();
+  });
+
   it('cancels a claimed delivery without an attempt', async () => {
     const lane = await subscribe();
     const [id] = await queue(lane, 1);

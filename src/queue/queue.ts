@@ -105,6 +105,8 @@ export interface Queue {
   settle(inputs: readonly SettleInput[]): Promise<SettleEffects[]>;
   /** Cancels a delivery this worker holds, without an attempt (its subscription is gone or disabled). */
   cancelClaimed(environmentId: string, id: string, workerId: string, now: number): Promise<void>;
+  /** Puts deliveries this worker holds back in the queue, due now, without an attempt (a booked send it was too late for). */
+  releaseClaimed(environmentId: string, ids: readonly string[], workerId: string, now: number): Promise<void>;
   /** Returns expired leases to the queue; how many. */
   reapExpired(now: number): Promise<number>;
   /**

@@ -20,6 +20,7 @@ export class SqliteQueue implements Queue {
     releaseAll: BetterSqlite3.Statement;
     reap: BetterSqlite3.Statement;
     cancel: BetterSqlite3.Statement;
+    release: BetterSqlite3.Statement;
     nextDueAfter: BetterSqlite3.Statement;
     extend: Map<number, BetterSqlite3.Statement>;
   } | null = null;
@@ -41,6 +42,9 @@ export class SqliteQueue implements Queue {
         "UPDATE deliveries SET status = 'pending', locked_by = NULL, lock_expires_at = NULL, updated_at = ? WHERE status = 'delivering' AND lock_expires_at < ?",
       ),
       cancel: this.raw.prepare(`UPDATE deliveries SET status = 'cancelled', locked_by = NULL, lock_expires_at = NULL, updated_at = ?
+        WHERE environment_id = ? AND id = ? AND status = 'delivering' AND locked_by = ?`),
+      release: this.raw.prepare(`UPDATE deliveries SET status = 'pending', locked_by = NULL, lock_expires_at = NULL,
+          next_attempt_at = min(next_attempt_at, ?), updated_at = ?
         WHERE environment_id = ? AND id = ? AND status = 'delivering' AND locked_by = ?`),
       // The waiting deliveries' soonest attempt, a rate-limited lane's gate, or an open breaker's probe: the soonest.
       nextDueAfter: this.raw.prepare(`SELECT min(
@@ -89,6 +93,13 @@ export class SqliteQueue implements Queue {
 
   async cancelClaimed(environmentId: string, id: string, workerId: string, now: number): Promise<void> {
     await this.exclusive(() => this.sql.cancel.run(now, environmentId, id, workerId));
+  }
+
+  async releaseClaimed(environmentId: string, ids: readonly string[], workerId: string, now: number): Promise<void> {
+    const { release } = this.sql;
+    await this.exclusive(() => {
+      for (const id of ids) release.run(now, now, environmentId, id, workerId);
+    });
   }
 
   reapExpired(now: number): Promise<number> {

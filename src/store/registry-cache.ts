@@ -162,6 +162,7 @@ class RegistryCachingStore implements Store {
         return effects;
       },
       cancelClaimed: (environmentId, id, workerId, now) => inner.cancelClaimed(environmentId, id, workerId, now),
+      releaseClaimed: (environmentId, ids, workerId, now) => inner.releaseClaimed(environmentId, ids, workerId, now),
       reapExpired: (now) => inner.reapExpired(now),
       nextDueAt: (after) => inner.nextDueAt(after),
     };

@@ -11,6 +11,7 @@ import type { Wakeup } from '../queue/wakeup.ts';
 import type { SecretBox } from '../secret-box.ts';
 import type { ClaimedDelivery, ClaimedWork } from '../queue/queue.ts';
 import type { Store } from '../store/store.ts';
+import { RATE_LATENESS_MS } from '../queue/lane-plan.ts';
 import { runBatch } from './run-batch.ts';
 import { type RunContext, type RunReport, runDelivery } from './run-delivery.ts';
 import { Settler } from './settler.ts';
@@ -193,9 +194,21 @@ export class Worker {
       const { delivery, subscription, event, sendAt, batch } = work;
       const key = `${delivery.environmentId}/${batch?.id ?? delivery.id}`;
       this.inflight.set(key, batch ? batch.deliveries : [delivery]);
-      void this.untilSendAt(sendAt)
-        .then(() => (batch ? runBatch(this.context, { ...work, batch }) : runDelivery(this.context, delivery, subscription, event)))
+      void this.untilSendAt(sendAt, subscription?.rateLimitPerSecond != null)
+        .then(async (onTime) => {
+          if (onTime) return batch ? runBatch(this.context, { ...work, batch }) : runDelivery(this.context, delivery, subscription, event);
+          // Too late for its booked slot (a busy worker): sent now it could break the rate limit.
+          await this.options.store.queue.releaseClaimed(
+            delivery.environmentId,
+            (batch?.deliveries ?? [delivery]).map((d) => d.id),
+            this.options.workerId,
+            this.options.clock.now(),
+          );
+          this.settlesClaim = true;
+          return null;
+        })
         .then((report) => {
+          if (report === null) return;
           // A retry was written after the sleep read the next due time: claim to read it again.
           if (report.decision?.kind === 'retry') this.settlesClaim = true;
           return this.options.onReport?.(report);
@@ -208,10 +221,14 @@ export class Worker {
     }
   }
 
-  /** A rate-limited lane's request waits for the slot its claim booked (lane-plan.ts); others go at once. */
-  private async untilSendAt(sendAt: number): Promise<void> {
+  /**
+   * A rate-limited lane's request waits for the slot its claim booked (lane-plan.ts); others go at
+   * once. False when a booked request is more than RATE_LATENESS_MS past its slot.
+   */
+  private async untilSendAt(sendAt: number, booked: boolean): Promise<boolean> {
     const wait = sendAt - this.options.clock.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    return !booked || this.options.clock.now() - sendAt <= RATE_LATENESS_MS;
   }
 
   private async renewLeases(): Promise<void> {
