@@ -135,3 +135,35 @@ export async function startHeraldWorker(
   if (child.exitCode !== null) throw new Error(`herald worker exited early (${child.exitCode}): ${spawned.errors()}`);
   return spawned;
 }
+
+/** Where a `herald serve` process answers and the environment it bootstrapped on an empty database. */
+export interface HeraldCredentials {
+  url: string;
+  envId: string;
+  adminKey: string;
+}
+
+/** The HERALD_ENV_ID / HERALD_ADMIN_KEY a first `herald serve` printed when it bootstrapped. */
+export function bootstrapCredentials(server: HeraldProcess): HeraldCredentials {
+  const output = server.output();
+  const envId = /^HERALD_ENV_ID=(env_\w+)$/m.exec(output)?.[1] ?? '';
+  const adminKey = /^HERALD_ADMIN_KEY=(\S+)$/m.exec(output)?.[1] ?? '';
+  if (!envId || !adminKey) throw new Error(`no bootstrap credentials in: ${output}`);
+  return { url: server.url, envId, adminKey };
+}
+
+/** A JSON call to a running Herald as the bootstrapped environment's admin. */
+export async function callHerald(c: HeraldCredentials, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${c.url}${path}`, {
+    method,
+    headers: {
+      'x-environment-id': c.envId,
+      'x-auth-token': c.adminKey,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON came back.
+  return { status: response.status, body: (text ? JSON.parse(text) : null) as any };
+}

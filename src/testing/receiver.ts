@@ -7,7 +7,13 @@ import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
 export interface Received {
   headers: IncomingHttpHeaders;
   body: string;
+  /** Date.now() once the whole body was read. */
   at: number;
+  /**
+   * When the request's headers arrived, in fractional milliseconds since the epoch
+   * (performance.timeOrigin + performance.now()): for timing rules finer than Date.now()'s 1 ms.
+   */
+  startedAt: number;
   url: string;
 }
 
@@ -27,6 +33,10 @@ export class TestReceiver {
   private waiters: { count: number; resolve: () => void }[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   port = 0;
+  /** Requests open now: from their headers' arrival until their response is sent or the connection drops. */
+  open = 0;
+  /** The most requests ever open at once. */
+  maxOpen = 0;
 
   constructor(private script: Script = () => ({ status: 204 })) {}
 
@@ -41,6 +51,12 @@ export class TestReceiver {
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
+      const startedAt = performance.timeOrigin + performance.now();
+      this.open++;
+      this.maxOpen = Math.max(this.maxOpen, this.open);
+      res.once('close', () => {
+        this.open--;
+      });
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
@@ -48,6 +64,7 @@ export class TestReceiver {
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
           at: Date.now(),
+          startedAt,
           url: req.url ?? '',
         };
         const index = this.received.length;
