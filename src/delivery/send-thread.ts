@@ -7,8 +7,8 @@ import { type SendRequest, type SendResult, Sender, type SenderOptions } from '.
 
 /** What the main thread posts: attempts to make, or 'close'. */
 export type ToSenderThread = [id: number, request: SendRequest][] | 'close';
-/** What this thread posts back: results by attempt id, or 'closed' once every attempt is done. */
-export type FromSenderThread = [id: number, result: SendResult][] | 'closed';
+/** What this thread posts back: 'ready' once it can send, results by attempt id, or 'closed' once every attempt is done. */
+export type FromSenderThread = [id: number, result: SendResult][] | 'ready' | 'closed';
 
 const port = parentPort;
 if (port) {
@@ -36,4 +36,5 @@ if (port) {
       });
     }
   });
+  port.postMessage('ready' satisfies FromSenderThread);
 }

@@ -36,6 +36,9 @@ export class ThreadedSender implements AttemptSender {
   #posting = false;
   #nextId = 0;
   #closing: Promise<void> | null = null;
+  /** Resolved when the first thread can send (or could not start: then attempts fail as they would). */
+  readonly #ready: Promise<void>;
+  #isReady: () => void = () => {};
 
   /** @param threadBody the thread's module; default send-thread (tests give ones that fail). */
   constructor(
@@ -43,13 +46,25 @@ export class ThreadedSender implements AttemptSender {
     private readonly threadBody: URL = THREAD_BODY,
   ) {
     this.#options = options;
+    this.#ready = new Promise((resolve) => {
+      this.#isReady = resolve;
+    });
     this.#thread = this.#start();
+  }
+
+  /**
+   * Resolves once the thread can send. Until then attempts wait in its queue and would leave
+   * together: a rate-limited subscription's first requests, booked apart, would arrive in a burst.
+   */
+  ready(): Promise<void> {
+    return this.#ready;
   }
 
   #start(): Worker {
     this.#startedAt = performance.now();
     const thread = startThread(this.threadBody, { workerData: this.#options, resourceLimits: THREAD_HEAP });
     thread.on('message', (message: FromSenderThread) => {
+      if (message === 'ready') return this.#isReady();
       if (message === 'closed') return;
       for (const [id, result] of message) {
         const resolve = this.#waiting.get(id);
@@ -65,6 +80,7 @@ export class ThreadedSender implements AttemptSender {
   }
 
   #lost(thread: Worker, message: string): void {
+    this.#isReady();
     if (thread !== this.#thread) return;
     this.#thread = null;
     this.#failAll(message);

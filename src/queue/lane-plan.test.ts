@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CLOSED } from '../domain/circuit-breaker.ts';
-import { bookSends, laneRoom, rateIntervalMs, shareByRank } from './lane-plan.ts';
+import { RATE_LEAD_MS, bookSends, laneRoom, rateIntervalMs, shareByRank } from './lane-plan.ts';
 
 const plain = { ordering: 'unordered' as const, rateLimitPerSecond: null, batch: null, inFlight: 0, nextSendAt: 0, breaker: CLOSED };
 
@@ -14,19 +14,21 @@ describe('lane plan', () => {
   });
 
   it('a rate-limited lane waits for its gate and books at most RATE_HORIZON_MS ahead', () => {
-    assert.equal(laneRoom({ ...plain, rateLimitPerSecond: 20, nextSendAt: 1001 }, 16, 1000), 0);
+    assert.equal(laneRoom({ ...plain, rateLimitPerSecond: 20, nextSendAt: 1000 + RATE_LEAD_MS + 1 }, 16, 1000), 0);
+    assert.equal(laneRoom({ ...plain, rateLimitPerSecond: 20, nextSendAt: 1000 + RATE_LEAD_MS }, 16, 1000), 3);
     assert.equal(laneRoom({ ...plain, rateLimitPerSecond: 20, nextSendAt: 1000 }, 16, 1000), 3);
     assert.equal(laneRoom({ ...plain, rateLimitPerSecond: 1 }, 16, 1000), 1);
     assert.equal(laneRoom({ ...plain, rateLimitPerSecond: 10_000 }, 16, 1000), 16);
   });
 
-  it('books sends 1/rate apart (with the margin) from the gate or now, whichever is later', () => {
+  it('books sends 1/rate apart (with the margin) from the gate or now plus the lead, whichever is later', () => {
     const interval = rateIntervalMs(20);
+    const start = 1000 + RATE_LEAD_MS;
     const booked = bookSends({ ...plain, rateLimitPerSecond: 20, nextSendAt: 900 }, 3, 1000);
-    assert.deepEqual(booked.sendAts, [1000, Math.ceil(1000 + interval), Math.ceil(1000 + 2 * interval)]);
-    assert.equal(booked.nextSendAt, Math.ceil(1000 + 3 * interval));
-    const later = bookSends({ ...plain, rateLimitPerSecond: 20, nextSendAt: 1010 }, 1, 1000);
-    assert.deepEqual(later.sendAts, [1010]);
+    assert.deepEqual(booked.sendAts, [start, Math.ceil(start + interval), Math.ceil(start + 2 * interval)]);
+    assert.equal(booked.nextSendAt, Math.ceil(start + 3 * interval));
+    const later = bookSends({ ...plain, rateLimitPerSecond: 20, nextSendAt: start + 10 }, 1, 1000);
+    assert.deepEqual(later.sendAts, [start + 10]);
     assert.deepEqual(bookSends(plain, 2, 5), { sendAts: [5, 5], nextSendAt: 0 });
   });
 

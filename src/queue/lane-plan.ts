@@ -8,7 +8,8 @@ import type { Breaker } from '../domain/circuit-breaker.ts';
  * - FIFO: the head (the oldest waiting delivery in commit order) goes first, alone; the claim
  *   takes it only when it is due, so its retries hold everything behind it.
  * - Rate limit: requests start at least 1/rate s apart. A claim may book several sends ahead of
- *   time (each with its own `sendAt`, which the worker waits for), up to RATE_HORIZON_MS ahead.
+ *   time (each with its own `sendAt`, which the worker waits for), from RATE_LEAD_MS after it to
+ *   RATE_HORIZON_MS ahead; a send more than RATE_LATENESS_MS late goes back to the queue unsent.
  * - Batches: a batching lane's request is a batch, formed when `maxEvents` deliveries are due or
  *   the oldest due one has waited `maxWaitMs`; one batch per lane per claim, and a batch that failed
  *   is retried whole before a new one forms. In-flight counts requests, so the cap counts batches.
@@ -65,6 +66,9 @@ export function retriesFirst(lane: LaneState): boolean {
   return lane.ordering !== 'fifo' && (lane.breaker.failures > 0 || lane.breaker.openedAt !== null);
 }
 
+/** When a rate gate at `nextSendAt` lets a claim take the lane (the claim books from the gate). */
+export const gateClaimableAt = (nextSendAt: number): number => nextSendAt - RATE_LEAD_MS;
+
 /** Whether the due deliveries a batching lane has found make a batch now: full, or the oldest has waited long enough. */
 export function batchReady(batch: { maxEvents: number; maxWaitMs: number }, due: number, oldestDueAt: number, now: number): boolean {
   return due >= batch.maxEvents || (due > 0 && oldestDueAt + batch.maxWaitMs <= now);
@@ -95,6 +99,13 @@ export function laneGates(row: {
  */
 export const RATE_LATENESS_MS = 12;
 
+/**
+ * A claim books a rate-limited lane's first send no sooner than this after its `now` (taken before
+ * the claim ran): the claim itself takes a few milliseconds, up to tens on a loaded PostgreSQL,
+ * and a first slot booked at `now` was left late by all of it.
+ */
+export const RATE_LEAD_MS = 50;
+
 /** Milliseconds between two requests of a lane limited to `rate` per second. */
 export function rateIntervalMs(rate: number): number {
   return (1000 / rate) * RATE_SPACING_MARGIN;
@@ -106,7 +117,8 @@ export function laneRoom(lane: LaneState, cap: number, now: number): number {
   let room = Math.max(0, limit - lane.inFlight);
   if (lane.batch !== null) room = Math.min(room, 1);
   if (lane.rateLimitPerSecond !== null) {
-    if (lane.nextSendAt > now) return 0;
+    // Claimed RATE_LEAD_MS before its gate, so its next sends follow the last booked ones without a gap.
+    if (lane.nextSendAt > now + RATE_LEAD_MS) return 0;
     room = Math.min(room, Math.max(1, Math.floor(RATE_HORIZON_MS / rateIntervalMs(lane.rateLimitPerSecond))));
   }
   return room;
@@ -140,7 +152,7 @@ export function shareByRank(lanes: readonly { inFlight: number; room: number }[]
 export function bookSends(lane: LaneState, count: number, now: number): { sendAts: number[]; nextSendAt: number } {
   if (lane.rateLimitPerSecond === null || count === 0) return { sendAts: Array(count).fill(now), nextSendAt: lane.nextSendAt };
   const interval = rateIntervalMs(lane.rateLimitPerSecond);
-  const start = Math.max(now, lane.nextSendAt);
+  const start = Math.max(now + RATE_LEAD_MS, lane.nextSendAt);
   const sendAts = Array.from({ length: count }, (_, i) => Math.ceil(start + i * interval));
   return { sendAts, nextSendAt: Math.ceil(start + count * interval) };
 }

@@ -27,7 +27,7 @@ import { eventFromRow } from '../store/rows.ts';
 import type { SubscriptionsTable } from '../store/schema.ts';
 import { CLOSED, probeSent } from '../domain/circuit-breaker.ts';
 import { type LeasedRow, type PlannedLane, claimBatch, claimFailing } from './postgres-lane-claims.ts';
-import { type LaneState, bookSends, breakerOf, laneGates, laneRoom, retriesFirst, shareByRank } from './lane-plan.ts';
+import { type LaneState, RATE_LEAD_MS, bookSends, breakerOf, laneGates, laneRoom, retriesFirst, shareByRank } from './lane-plan.ts';
 import type { ClaimOptions, ClaimedBatch, ClaimedDelivery, ClaimedWork } from './queue.ts';
 
 const LOCK_LANES = `
@@ -55,7 +55,7 @@ locked AS (
   SELECT l.environment_id, l.subscription_id, l.next_send_at, l.breaker_failures, l.breaker_opened_at, l.breaker_probe_at,
     l.breaker_cooldown_ms, r.head_due, r.n
   FROM lanes l JOIN ranked r ON l.environment_id = r.environment_id AND l.subscription_id = r.subscription_id
-  WHERE l.next_send_at <= $1
+  WHERE l.next_send_at <= $1 + ${RATE_LEAD_MS}
   ORDER BY r.n, r.head_due
   LIMIT $2
   FOR UPDATE OF l SKIP LOCKED

@@ -4,6 +4,7 @@
  * leases return to the queue whoever reaps them.
  */
 import type pg from 'pg';
+import { RATE_LEAD_MS } from './lane-plan.ts';
 import { claimOnPostgres } from './postgres-claim.ts';
 import { settleOnPostgres } from './postgres-settle.ts';
 import type { ClaimOptions, ClaimedBatch, Queue, SettleEffects, SettleInput } from './queue.ts';
@@ -33,7 +34,7 @@ const RELEASE = `UPDATE deliveries SET status = 'pending', locked_by = NULL, loc
 
 const NEXT_DUE = `SELECT least(
     (SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'scheduled') AND next_attempt_at > $1),
-    (SELECT min(next_send_at) FROM lanes WHERE next_send_at > $1),
+    (SELECT min(next_send_at) - ${RATE_LEAD_MS} FROM lanes WHERE next_send_at > $1 + ${RATE_LEAD_MS}),
     (SELECT min(breaker_probe_at) FROM lanes WHERE breaker_opened_at IS NOT NULL AND breaker_probe_at > $1)) AS next`;
 
 export class PostgresQueue implements Queue {

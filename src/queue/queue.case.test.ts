@@ -8,7 +8,7 @@ import type { Subscription } from '../domain/types.ts';
 import type { Store } from '../store/store.ts';
 import { claimDeliveries, describeEachDialect, settleOne, testSubscription } from '../testing/test-store.ts';
 import { FAILURES_TO_OPEN, PROBE_FIRST_MS } from '../domain/circuit-breaker.ts';
-import { RATE_HORIZON_MS, rateIntervalMs } from './lane-plan.ts';
+import { RATE_HORIZON_MS, RATE_LEAD_MS, rateIntervalMs } from './lane-plan.ts';
 import type { ClaimOptions, SettleDecision } from './queue.ts';
 
 const T = Date.UTC(2026, 5, 1);
@@ -263,12 +263,12 @@ describeEachDialect('queue', (store, dialect) => {
     assert.equal(first.work.length, perClaim);
     assert.deepEqual(
       first.work.map((w) => w.sendAt),
-      Array.from({ length: perClaim }, (_, i) => Math.ceil(T + i * interval)),
+      Array.from({ length: perClaim }, (_, i) => Math.ceil(T + RATE_LEAD_MS + i * interval)),
     );
-    const gate = Math.ceil(T + perClaim * interval);
-    assert.deepEqual((await claim(T + 1, { perSubscriptionCap: 16 })).work, [], 'the gate is closed until the booked sends are past');
-    assert.equal(await store().queue.nextDueAt(T + 1), gate);
-    const second = await claim(gate, { perSubscriptionCap: 16 });
+    const gate = Math.ceil(T + RATE_LEAD_MS + perClaim * interval);
+    assert.deepEqual((await claim(T + 1, { perSubscriptionCap: 16 })).work, [], 'the gate is closed until the booked sends are nearly past');
+    assert.equal(await store().queue.nextDueAt(T + 1), gate - RATE_LEAD_MS, 'the next claim comes RATE_LEAD_MS before the gate');
+    const second = await claim(gate - RATE_LEAD_MS, { perSubscriptionCap: 16 });
     assert.equal(second.work[0]?.sendAt, gate);
     const all = [...first.work, ...second.work].map((w) => w.sendAt);
     for (let i = 1; i < all.length; i++) assert.ok((all[i] as number) - (all[i - 1] as number) >= Math.floor(interval));

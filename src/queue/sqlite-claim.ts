@@ -20,7 +20,17 @@ import { eventFromRow } from '../store/rows.ts';
 import type { DeliveriesTable, EventsTable, SubscriptionsTable } from '../store/schema.ts';
 import { newId } from '../ids.ts';
 import { CLOSED, firstAttemptsAllowed, probeSent } from '../domain/circuit-breaker.ts';
-import { type LaneState, batchReady, bookSends, breakerOf, laneGates, laneRoom, retriesFirst, shareByRank } from './lane-plan.ts';
+import {
+  type LaneState,
+  batchReady,
+  bookSends,
+  breakerOf,
+  gateClaimableAt,
+  laneGates,
+  laneRoom,
+  retriesFirst,
+  shareByRank,
+} from './lane-plan.ts';
 import type { ClaimOptions, ClaimedBatch, ClaimedDelivery, ClaimedWork } from './queue.ts';
 
 /** Requests in flight per lane: a batch's deliveries are one request. */
@@ -178,7 +188,7 @@ export class SqliteClaim {
         : { ...ORPHAN, inFlight: n };
       if (laneRoom(state, cap, now) > 0) lanes.push({ head, state, subscription: row ?? null });
       // A closed rate gate opens at a time nextDueAt reports; a full lane waits for a settle.
-      else if (state.nextSendAt <= now) moreDue = true;
+      else if (gateClaimableAt(state.nextSendAt) <= now) moreDue = true;
     }
     const takes = shareByRank(
       lanes.map((lane) => ({ inFlight: lane.state.inFlight, room: laneRoom(lane.state, cap, now) })),

@@ -5,6 +5,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ClaimOptions, ClaimedBatch, Queue, SettleEffects, SettleInput } from './queue.ts';
+import { RATE_LEAD_MS } from './lane-plan.ts';
 import { SqliteClaim } from './sqlite-claim.ts';
 import { SqliteSettle } from './sqlite-settle.ts';
 
@@ -49,7 +50,7 @@ export class SqliteQueue implements Queue {
       // The waiting deliveries' soonest attempt, a rate-limited lane's gate, or an open breaker's probe: the soonest.
       nextDueAfter: this.raw.prepare(`SELECT min(
           coalesce((SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'scheduled') AND next_attempt_at > ?), 9e15),
-          coalesce((SELECT min(next_send_at) FROM lanes WHERE next_send_at > ?), 9e15),
+          coalesce((SELECT min(next_send_at) - ${RATE_LEAD_MS} FROM lanes WHERE next_send_at > ? + ${RATE_LEAD_MS}), 9e15),
           coalesce((SELECT min(breaker_probe_at) FROM lanes WHERE breaker_opened_at IS NOT NULL AND breaker_probe_at > ?), 9e15)) AS next`),
       extend: new Map(),
     };
