@@ -22,11 +22,12 @@ import type { Breaker } from '../domain/circuit-breaker.ts';
 /** How far ahead a claim books a rate-limited lane's sends. */
 export const RATE_HORIZON_MS = 200;
 /**
- * Requests are booked this much further apart than 1/rate: a request leaves a little after its
- * booked time (timers, the send thread), and without room to spare two late-and-early neighbours
- * would put rate + 1 requests into some 1 s window at the receiver.
+ * Requests are booked this much further apart than 1/rate: a request arrives a little after its
+ * booked time (timers, the send thread, a connection being opened: 20-30 ms for a worker's first
+ * request to a host), and without room to spare two late-and-early neighbours would put rate + 1
+ * requests into some 1 s window at the receiver. 4 % leaves 40 ms per 1 s window, at any rate.
  */
-export const RATE_SPACING_MARGIN = 1.02;
+export const RATE_SPACING_MARGIN = 1.04;
 
 export interface LaneGates {
   ordering: 'unordered' | 'fifo';
@@ -92,12 +93,11 @@ export function laneGates(row: {
 }
 
 /**
- * How late a rate-limited request may leave after its booked time. The booking leaves
- * 1000 × (RATE_SPACING_MARGIN - 1) = 20 ms to spare in every 1 s window, whatever the rate: sends
- * that stay within this of their booked times cannot put rate + 1 requests in any 1 s window.
+ * How late a rate-limited request may leave after its booked time: half of the 40 ms the spacing
+ * margin leaves in every 1 s window, the other half being for the way from leaving to arriving.
  * Later than that (a busy or paused worker), the request goes back to the queue unsent.
  */
-export const RATE_LATENESS_MS = 12;
+export const RATE_LATENESS_MS = 20;
 
 /**
  * A claim books a rate-limited lane's first send no sooner than this after its `now` (taken before
