@@ -41,6 +41,8 @@ export interface SendRequest {
 /** What the worker needs of a sender: Sender, or ThreadedSender (threaded-sender.ts). */
 export interface AttemptSender {
   send(request: SendRequest): Promise<SendResult>;
+  /** Resolves once requests would leave at once (a sender thread that is up and warm). */
+  ready?(): Promise<void>;
   /** Waits for attempts in flight, then lets the connections go. */
   close(): Promise<void>;
 }

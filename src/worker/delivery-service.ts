@@ -53,8 +53,6 @@ export async function startDeliveryService(options: DeliveryServiceOptions): Pro
     onReport: (report) => maintenance.afterAttempt(report),
     onError: (error) => process.stderr.write(`herald worker: ${(error as Error).stack ?? String(error)}\n`),
   });
-  // The worker claims once the sender can send: attempts handed over before then would leave together.
-  await sender.ready();
   worker.start();
   maintenance.start();
   return {

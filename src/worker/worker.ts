@@ -101,6 +101,9 @@ export class Worker {
   }
 
   private async run(): Promise<void> {
+    // Claims wait for the sender: requests handed over before it is up would leave together,
+    // and a rate-limited subscription's, booked 1/rate apart, would arrive in a burst.
+    await this.options.sender.ready?.();
     /** Whether a settled delivery (kick) ended the last sleep: that claim is paced, see pace(). */
     let kicked = false;
     while (this.running) {
