@@ -26,7 +26,7 @@ export interface WorkerOptions {
   workerId: string;
   retryScheduleMs: readonly number[];
   userAgent: string;
-  /** Requests in flight in this worker. Default 256. */
+  /** Requests in flight in this worker. Default 1024 (DEFAULT_CONCURRENCY). */
   concurrency?: number;
   /** HERALD_MAX_INFLIGHT_PER_SUBSCRIPTION. */
   perSubscriptionCap: number;
@@ -40,8 +40,12 @@ export interface WorkerOptions {
 }
 
 const CLAIM_BATCH = 100;
-/** Requests in flight in one worker unless WorkerOptions.concurrency says otherwise. */
-export const DEFAULT_CONCURRENCY = 256;
+/**
+ * Requests in flight in one worker unless WorkerOptions.concurrency says otherwise: enough for
+ * 64 subscriptions at the default cap of 16 with slow receivers (at 256, twenty subscriptions
+ * answering in 100 ms could not all have their 16 out at once).
+ */
+export const DEFAULT_CONCURRENCY = 1024;
 /** Least time between the end of one claim and a claim asked for by a settled delivery: see pace(). */
 const KICK_INTERVAL_MS = 2;
 
