@@ -15,14 +15,15 @@ export function finalOutcome(decision: SettleDecision): FinalOutcome {
   throw new Error('a retry is not a final outcome');
 }
 
-/** The settled final outcomes of a batch by subscription, in input order within each. */
-export function groupFinalOutcomes(
+/** Settled inputs of a batch by subscription (lane), in input order within each, in key order. */
+function groupBySubscription(
   inputs: readonly SettleInput[],
   effects: readonly SettleEffects[],
+  counts: (input: SettleInput) => boolean,
 ): { environmentId: string; subscriptionId: string; indexes: number[] }[] {
   const groups = new Map<string, { environmentId: string; subscriptionId: string; indexes: number[] }>();
   inputs.forEach((input, index) => {
-    if (!effects[index]?.settled || input.decision.kind === 'retry') return;
+    if (!effects[index]?.settled || !counts(input)) return;
     const key = `${input.environmentId}\u0000${input.attempt.subscriptionId}`;
     const group = groups.get(key);
     if (group) group.indexes.push(index);
@@ -33,23 +34,13 @@ export function groupFinalOutcomes(
   );
 }
 
-/** The settled attempts of a batch by subscription (lane), in input order within each, for its breaker. */
-export function groupAttempts(
-  inputs: readonly SettleInput[],
-  effects: readonly SettleEffects[],
-): { environmentId: string; subscriptionId: string; indexes: number[] }[] {
-  const groups = new Map<string, { environmentId: string; subscriptionId: string; indexes: number[] }>();
-  inputs.forEach((input, index) => {
-    if (!effects[index]?.settled) return;
-    const key = `${input.environmentId}\u0000${input.attempt.subscriptionId}`;
-    const group = groups.get(key);
-    if (group) group.indexes.push(index);
-    else groups.set(key, { environmentId: input.environmentId, subscriptionId: input.attempt.subscriptionId, indexes: [index] });
-  });
-  return [...groups.values()].sort((a, b) =>
-    a.environmentId === b.environmentId ? (a.subscriptionId < b.subscriptionId ? -1 : 1) : a.environmentId < b.environmentId ? -1 : 1,
-  );
-}
+/** The settled final outcomes (not retries) by subscription, for its health. */
+export const groupFinalOutcomes = (inputs: readonly SettleInput[], effects: readonly SettleEffects[]) =>
+  groupBySubscription(inputs, effects, (input) => input.decision.kind !== 'retry');
+
+/** Every settled attempt by subscription, for its lane's breaker. */
+export const groupAttempts = (inputs: readonly SettleInput[], effects: readonly SettleEffects[]) =>
+  groupBySubscription(inputs, effects, () => true);
 
 /** What a breaker change tells the worker (for operational events). */
 export function breakerEffect(change: Exclude<BreakerChange, null>, breaker: Breaker): SettleEffects['breaker'] {

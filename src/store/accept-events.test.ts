@@ -5,35 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { issueKey } from '../core/keys.ts';
-import type { StoredEvent } from '../domain/types.ts';
-import { describeEachDialect } from '../testing/test-store.ts';
+import { describeEachDialect, testEnvironment, testEvent } from '../testing/test-store.ts';
 import type { QuotaCheck, Store } from './store.ts';
 
-async function newEnvironment(store: Store): Promise<string> {
-  const id = `env_accept${process.pid}x${Math.random().toString(36).slice(2, 10)}`;
-  await store.insertEnvironment(
-    { id, name: id, monthlyEventQuota: null, createdAt: 1_000, updatedAt: 1_000 },
-    issueKey(id, 'admin', 'admin', [], 1_000).stored,
-  );
-  return id;
-}
+const newEnvironment = (store: Store) => testEnvironment(store, 'accept');
 
-function event(id: string): StoredEvent {
-  return {
-    id,
-    type: 'order.created',
-    source: null,
-    subject: null,
-    time: 1_000,
-    dataJson: '{"n":1}',
-    context: [],
-    topic: 'orders',
-    deliverAt: 1_000,
-    cancelledAt: null,
-    createdAt: 1_000,
-  };
-}
+const event = (id: string) => testEvent(id);
 
 describeEachDialect('acceptEvents with deliveries', (store) => {
   test('acceptEvents: deliveries are stored with new events only, and not at all when the quota refuses', async () => {

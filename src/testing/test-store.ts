@@ -11,7 +11,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openStore } from '../store/open-store.ts';
 import type { ClaimOptions, ClaimedDelivery, SettleEffects, SettleInput } from '../queue/queue.ts';
-import type { Subscription } from '../domain/types.ts';
+import { issueKey } from '../core/keys.ts';
+import type { StoredEvent, Subscription } from '../domain/types.ts';
 import type { Dialect, Store } from '../store/store.ts';
 
 export const DIALECTS: readonly Dialect[] = ['sqlite', 'postgres'];
@@ -181,4 +182,32 @@ export function testSubscription(overrides: Partial<Subscription> & { id: string
     updatedAt: 0,
     ...overrides,
   };
+}
+
+/** A stored event for store tests: `order.created` on topic `orders`, accepted at 1,000 ms. */
+export function testEvent(id: string, overrides: Partial<StoredEvent> = {}): StoredEvent {
+  return {
+    id,
+    type: 'order.created',
+    source: null,
+    subject: null,
+    time: 1_000,
+    dataJson: '{"n":1}',
+    context: [],
+    topic: 'orders',
+    deliverAt: 1_000,
+    cancelledAt: null,
+    createdAt: 1_000,
+    ...overrides,
+  };
+}
+
+/** A new environment (with its admin key) in the store, for store tests; its id. */
+export async function testEnvironment(store: Store, prefix: string): Promise<string> {
+  const id = `env_${prefix}${process.pid}x${Math.random().toString(36).slice(2, 10)}`;
+  await store.insertEnvironment(
+    { id, name: id, monthlyEventQuota: null, createdAt: 1_000, updatedAt: 1_000 },
+    issueKey(id, 'admin', 'admin', [], 1_000).stored,
+  );
+  return id;
 }

@@ -11,8 +11,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import {
+  type HeraldCredentials,
   type HeraldProcess,
   type HeraldWorkerProcess,
+  bootstrapCredentials,
+  callHerald,
   startHerald,
   startHeraldWorker,
 } from '../../src/testing/herald-process.ts';
@@ -30,48 +33,19 @@ const BASE_ENV = {
   HERALD_LOG_LEVEL: 'warn',
 };
 
-interface Credentials {
-  url: string;
-  envId: string;
-  adminKey: string;
-}
-
-function credentialsOf(server: HeraldProcess): Credentials {
-  const output = server.output();
-  const envId = /^HERALD_ENV_ID=(env_\w+)$/m.exec(output)?.[1] ?? '';
-  const adminKey = /^HERALD_ADMIN_KEY=(\S+)$/m.exec(output)?.[1] ?? '';
-  assert.ok(envId && adminKey, `no bootstrap credentials in: ${output}`);
-  return { url: server.url, envId, adminKey };
-}
-
-async function call(c: Credentials, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${c.url}${path}`, {
-    method,
-    headers: {
-      'x-environment-id': c.envId,
-      'x-auth-token': c.adminKey,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON came back.
-  return { status: response.status, body: (text ? JSON.parse(text) : null) as any };
-}
-
 /** Event type, topic and one subscription to the receiver; returns the subscription id. */
-async function setUp(c: Credentials, receiverUrl: string): Promise<string> {
-  const type = await call(c, 'POST', '/v1/event-types', { name: 'crash.tested', schema: { type: 'object' } });
+async function setUp(c: HeraldCredentials, receiverUrl: string): Promise<string> {
+  const type = await callHerald(c, 'POST', '/v1/event-types', { name: 'crash.tested', schema: { type: 'object' } });
   assert.equal(type.status, 201, JSON.stringify(type.body));
-  const topic = await call(c, 'POST', '/v1/topics', { name: 'crash', eventTypes: ['crash.tested'] });
+  const topic = await callHerald(c, 'POST', '/v1/topics', { name: 'crash', eventTypes: ['crash.tested'] });
   assert.equal(topic.status, 201, JSON.stringify(topic.body));
-  const sub = await call(c, 'POST', '/v1/topics/crash/subscriptions', { name: 'slow', url: receiverUrl, maxRetries: 10 });
+  const sub = await callHerald(c, 'POST', '/v1/topics/crash/subscriptions', { name: 'slow', url: receiverUrl, maxRetries: 10 });
   assert.equal(sub.status, 201, JSON.stringify(sub.body));
   return sub.body.id as string;
 }
 
 /** Publishes EVENTS events in calls of PER_CALL, each answered 202; returns their ids. */
-async function publishAll(c: Credentials, prefix: string): Promise<string[]> {
+async function publishAll(c: HeraldCredentials, prefix: string): Promise<string[]> {
   const ids: string[] = [];
   for (let call_ = 0; call_ < EVENTS / PER_CALL; call_++) {
     const events = Array.from({ length: PER_CALL }, (_, i) => {
@@ -79,7 +53,7 @@ async function publishAll(c: Credentials, prefix: string): Promise<string[]> {
       ids.push(id);
       return { id, type: 'crash.tested', data: { n: call_ * PER_CALL + i } };
     });
-    const published = await call(c, 'POST', '/v1/topics/crash/events/publish', { events });
+    const published = await callHerald(c, 'POST', '/v1/topics/crash/events/publish', { events });
     assert.equal(published.status, 202, JSON.stringify(published.body));
     assert.ok(published.body.events.every((e: { deliveries: number }) => e.deliveries === 1));
   }
@@ -93,11 +67,11 @@ function tally(receiver: TestReceiver): { distinct: Set<string>; duplicates: num
 }
 
 /** Every delivery of the subscription, through the API (pages of 250). */
-async function allDeliveries(c: Credentials, subscriptionId: string) {
+async function allDeliveries(c: HeraldCredentials, subscriptionId: string) {
   const found: { eventId: string; status: string; attempts: number }[] = [];
   let cursor: string | null = null;
   do {
-    const page = await call(
+    const page = await callHerald(
       c,
       'GET',
       `/v1/subscriptions/${subscriptionId}/deliveries?limit=250${cursor ? `&cursor=${cursor}` : ''}`,
@@ -112,7 +86,7 @@ async function allDeliveries(c: Credentials, subscriptionId: string) {
 /** The checks both dialects share once the crash is over. */
 async function assertEverythingArrived(
   label: string,
-  c: Credentials,
+  c: HeraldCredentials,
   subscriptionId: string,
   receiver: TestReceiver,
   ids: string[],
@@ -124,7 +98,7 @@ async function assertEverythingArrived(
   const missing = ids.filter((id) => !distinct.has(id));
   assert.deepEqual(missing, [], `${missing.length} events never arrived`);
   const stats = await eventually(async () => {
-    const answer = await call(c, 'GET', `/v1/subscriptions/${subscriptionId}/stats`);
+    const answer = await callHerald(c, 'GET', `/v1/subscriptions/${subscriptionId}/stats`);
     return answer.body.counts.succeeded === EVENTS ? answer.body : undefined;
   }, 15_000, 'every delivery succeeded');
   assert.deepEqual(stats.counts, { scheduled: 0, pending: 0, delivering: 0, succeeded: EVENTS, failed: 0, cancelled: 0 });
@@ -157,7 +131,7 @@ describe('crash safety [sqlite]: kill -9 of `serve --role all` mid-delivery, res
   // A timeout, so a worker that starves its own process (it has happened) fails here instead of hanging.
   test('every one of 2,000 accepted events arrives at least once; every delivery ends succeeded', { timeout: 75_000 }, async () => {
     server = await startHerald(database.url, BASE_ENV);
-    const c = credentialsOf(server);
+    const c = bootstrapCredentials(server);
     const subscriptionId = await setUp(c, receiver.url);
     const publishStart = Date.now();
     const ids = await publishAll(c, 'sq');
@@ -192,7 +166,7 @@ describe('crash safety [postgres]: one api and two worker processes, kill -9 of 
 
   test('the surviving worker and the lease reaper deliver all 2,000 events; every delivery ends succeeded', { timeout: 75_000 }, async () => {
     api = await startHerald(database.url, BASE_ENV, 'api');
-    const c = credentialsOf(api);
+    const c = bootstrapCredentials(api);
     const subscriptionId = await setUp(c, receiver.url);
     const workerEnv = { ...BASE_ENV, HERALD_LEASE_MS: '2000' };
     const started = await Promise.all([startHeraldWorker(database.url, workerEnv), startHeraldWorker(database.url, workerEnv)]);

@@ -8,9 +8,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { issueKey } from '../../core/keys.ts';
-import type { StoredEvent } from '../../domain/types.ts';
-import { type TestStore, makeTestStore } from '../../testing/test-store.ts';
+import { type TestStore, makeTestStore, testEnvironment, testEvent } from '../../testing/test-store.ts';
 import { QUOTA_EXCEEDED } from '../kysely-event-store.ts';
 import { eventToRow } from '../rows.ts';
 import type { Database } from '../schema.ts';
@@ -29,30 +27,9 @@ after(async () => {
   await testStore.cleanup();
 });
 
-async function newEnvironment(): Promise<string> {
-  const id = `env_pgaccept${process.pid}x${Math.random().toString(36).slice(2, 10)}`;
-  await testStore.store.insertEnvironment(
-    { id, name: id, monthlyEventQuota: null, createdAt: 1_000, updatedAt: 1_000 },
-    issueKey(id, 'admin', 'admin', [], 1_000).stored,
-  );
-  return id;
-}
+const newEnvironment = () => testEnvironment(testStore.store, 'pgaccept');
 
-function event(id: string): StoredEvent {
-  return {
-    id,
-    type: 'order.created',
-    source: null,
-    subject: null,
-    time: 1_000,
-    dataJson: '{"n":1}',
-    context: [],
-    topic: 'orders',
-    deliverAt: 1_000,
-    cancelledAt: null,
-    createdAt: 1_000,
-  };
-}
+const event = (id: string) => testEvent(id);
 
 /**
  * Accepts `held` in a transaction on the other pool and keeps that transaction open while
