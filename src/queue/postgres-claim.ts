@@ -200,10 +200,10 @@ export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Pro
         );
         const sendAts = book(lane, rows.length);
         const subscription = lane.row.subscription ? subscriptionFromRow(lane.row.subscription) : null;
-        rows.forEach(({ event, ...delivery }, k) => {
+        rows.forEach((row, k) => {
           work.push({
-            delivery: claimedFromRow(delivery),
-            event: event ? eventFromRow(event) : null,
+            delivery: claimedFromRow(row),
+            event: row.event ? eventFromRow(row.event) : null,
             subscription,
             sendAt: sendAts[k] as number,
             batch: null,
@@ -226,8 +226,8 @@ export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Pro
       }
       const sendAts = book(lane, claimed.rows.length);
       const subscription = lane.row.subscription ? subscriptionFromRow(lane.row.subscription) : null;
-      claimed.rows.forEach(({ event, ...delivery }, k) => {
-        work.push({ delivery: claimedFromRow(delivery), event: event ? eventFromRow(event) : null, subscription, sendAt: sendAts[k] as number, batch: null });
+      claimed.rows.forEach((row, k) => {
+        work.push({ delivery: claimedFromRow(row), event: row.event ? eventFromRow(row.event) : null, subscription, sendAt: sendAts[k] as number, batch: null });
       });
     }
     for (const lane of planned.filter((p) => p.state.batch !== null)) {
@@ -238,7 +238,7 @@ export async function claimOnPostgres(pool: pg.Pool, options: ClaimOptions): Pro
         continue;
       }
       const [sendAt] = book(lane, 1);
-      const deliveries = claimed.rows.map(({ event: _e, ...delivery }) => claimedFromRow(delivery));
+      const deliveries = claimed.rows.map((row) => claimedFromRow(row));
       const events = claimed.rows.map((row) => (row.event ? eventFromRow(row.event) : null));
       work.push({
         delivery: deliveries[0] as ClaimedDelivery,

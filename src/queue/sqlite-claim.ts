@@ -298,8 +298,9 @@ export class SqliteClaim {
       const leased = this.leaseStatement(singles.length).all(workerId, now + leaseMs, now, null, ...byRid.keys()) as (DeliveriesTable & {
         rid: number;
       })[];
-      for (const { rid, ...row } of leased) {
-        const request = byRid.get(rid);
+      // Rows go to claimedFromRow as they are (it picks its fields; `rid` is left behind), not copied.
+      for (const row of leased) {
+        const request = byRid.get(row.rid);
         work.push({
           delivery: claimedFromRow(row),
           event: eventOf(row),
@@ -317,8 +318,8 @@ export class SqliteClaim {
         })[]
       ).sort((a, b) => a.rid - b.rid);
       if (leased.length === 0) continue;
-      const deliveries = leased.map(({ rid: _rid, ...row }) => claimedFromRow(row));
-      const batchEvents = leased.map(({ rid: _rid, ...row }) => eventOf(row));
+      const deliveries = leased.map((row) => claimedFromRow(row));
+      const batchEvents = leased.map((row) => eventOf(row));
       work.push({
         delivery: deliveries[0] as ClaimedDelivery,
         event: batchEvents[0] ?? null,
