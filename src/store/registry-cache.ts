@@ -186,17 +186,9 @@ class RegistryCachingStore implements Store {
     );
   }
 
-  migrate(...args: Parameters<Store['migrate']>): ReturnType<Store['migrate']> {
-    return this.inner.migrate(...args) as ReturnType<Store['migrate']>;
-  }
-
-  ping(...args: Parameters<Store['ping']>): ReturnType<Store['ping']> {
-    return this.inner.ping(...args) as ReturnType<Store['ping']>;
-  }
-
-  close(...args: Parameters<Store['close']>): ReturnType<Store['close']> {
-    return this.inner.close(...args) as ReturnType<Store['close']>;
-  }
+  readonly migrate = (...args: Parameters<Store['migrate']>) => this.inner.migrate(...args);
+  readonly ping = (...args: Parameters<Store['ping']>) => this.inner.ping(...args);
+  readonly close = (...args: Parameters<Store['close']>) => this.inner.close(...args);
 
   bootstrapFirstEnvironment(...args: Parameters<Store['bootstrapFirstEnvironment']>): ReturnType<Store['bootstrapFirstEnvironment']> {
     return this.write(null, () => this.inner.bootstrapFirstEnvironment(...args)) as ReturnType<Store['bootstrapFirstEnvironment']>;
@@ -206,9 +198,7 @@ class RegistryCachingStore implements Store {
     return this.write(null, () => this.inner.insertEnvironment(...args)) as ReturnType<Store['insertEnvironment']>;
   }
 
-  listEnvironments(...args: Parameters<Store['listEnvironments']>): ReturnType<Store['listEnvironments']> {
-    return this.inner.listEnvironments(...args) as ReturnType<Store['listEnvironments']>;
-  }
+  readonly listEnvironments = (...args: Parameters<Store['listEnvironments']>) => this.inner.listEnvironments(...args);
 
   getEnvironment(...args: Parameters<Store['getEnvironment']>): ReturnType<Store['getEnvironment']> {
     return this.read('getEnvironment', args, () => this.inner.getEnvironment(...args)) as ReturnType<Store['getEnvironment']>;
@@ -226,9 +216,7 @@ class RegistryCachingStore implements Store {
     return this.write(args[0], () => this.inner.insertApiKey(...args)) as ReturnType<Store['insertApiKey']>;
   }
 
-  listApiKeys(...args: Parameters<Store['listApiKeys']>): ReturnType<Store['listApiKeys']> {
-    return this.inner.listApiKeys(...args) as ReturnType<Store['listApiKeys']>;
-  }
+  readonly listApiKeys = (...args: Parameters<Store['listApiKeys']>) => this.inner.listApiKeys(...args);
 
   getApiKey(...args: Parameters<Store['getApiKey']>): ReturnType<Store['getApiKey']> {
     return this.read('getApiKey', args, () => this.inner.getApiKey(...args)) as ReturnType<Store['getApiKey']>;
@@ -242,13 +230,8 @@ class RegistryCachingStore implements Store {
     return this.write(args[0], () => this.inner.insertCategory(...args)) as ReturnType<Store['insertCategory']>;
   }
 
-  listCategories(...args: Parameters<Store['listCategories']>): ReturnType<Store['listCategories']> {
-    return this.inner.listCategories(...args) as ReturnType<Store['listCategories']>;
-  }
-
-  getCategory(...args: Parameters<Store['getCategory']>): ReturnType<Store['getCategory']> {
-    return this.inner.getCategory(...args) as ReturnType<Store['getCategory']>;
-  }
+  readonly listCategories = (...args: Parameters<Store['listCategories']>) => this.inner.listCategories(...args);
+  readonly getCategory = (...args: Parameters<Store['getCategory']>) => this.inner.getCategory(...args);
 
   updateCategory(...args: Parameters<Store['updateCategory']>): ReturnType<Store['updateCategory']> {
     return this.write(args[0], () => this.inner.updateCategory(...args)) as ReturnType<Store['updateCategory']>;
@@ -262,13 +245,8 @@ class RegistryCachingStore implements Store {
     return this.write(args[0], () => this.inner.insertEventType(...args)) as ReturnType<Store['insertEventType']>;
   }
 
-  listEventTypes(...args: Parameters<Store['listEventTypes']>): ReturnType<Store['listEventTypes']> {
-    return this.inner.listEventTypes(...args) as ReturnType<Store['listEventTypes']>;
-  }
-
-  getEventType(...args: Parameters<Store['getEventType']>): ReturnType<Store['getEventType']> {
-    return this.inner.getEventType(...args) as ReturnType<Store['getEventType']>;
-  }
+  readonly listEventTypes = (...args: Parameters<Store['listEventTypes']>) => this.inner.listEventTypes(...args);
+  readonly getEventType = (...args: Parameters<Store['getEventType']>) => this.inner.getEventType(...args);
 
   updateEventType(...args: Parameters<Store['updateEventType']>): ReturnType<Store['updateEventType']> {
     return this.write(args[0], () => this.inner.updateEventType(...args)) as ReturnType<Store['updateEventType']>;
@@ -278,13 +256,8 @@ class RegistryCachingStore implements Store {
     return this.write(args[0], () => this.inner.insertApp(...args)) as ReturnType<Store['insertApp']>;
   }
 
-  listApps(...args: Parameters<Store['listApps']>): ReturnType<Store['listApps']> {
-    return this.inner.listApps(...args) as ReturnType<Store['listApps']>;
-  }
-
-  getApp(...args: Parameters<Store['getApp']>): ReturnType<Store['getApp']> {
-    return this.inner.getApp(...args) as ReturnType<Store['getApp']>;
-  }
+  readonly listApps = (...args: Parameters<Store['listApps']>) => this.inner.listApps(...args);
+  readonly getApp = (...args: Parameters<Store['getApp']>) => this.inner.getApp(...args);
 
   updateApp(...args: Parameters<Store['updateApp']>): ReturnType<Store['updateApp']> {
     return this.write(args[0], () => this.inner.updateApp(...args)) as ReturnType<Store['updateApp']>;
@@ -298,9 +271,7 @@ class RegistryCachingStore implements Store {
     return this.write(args[0], () => this.inner.insertTopic(...args)) as ReturnType<Store['insertTopic']>;
   }
 
-  listTopics(...args: Parameters<Store['listTopics']>): ReturnType<Store['listTopics']> {
-    return this.inner.listTopics(...args) as ReturnType<Store['listTopics']>;
-  }
+  readonly listTopics = (...args: Parameters<Store['listTopics']>) => this.inner.listTopics(...args);
 
   getTopic(...args: Parameters<Store['getTopic']>): ReturnType<Store['getTopic']> {
     return this.read('getTopic', args, () => this.inner.getTopic(...args)) as ReturnType<Store['getTopic']>;
@@ -314,33 +285,17 @@ class RegistryCachingStore implements Store {
     return this.write(args[0], () => this.inner.deleteTopic(...args)) as ReturnType<Store['deleteTopic']>;
   }
 
-  acceptEvents(...args: Parameters<Store['acceptEvents']>): ReturnType<Store['acceptEvents']> {
-    return this.inner.acceptEvents(...args) as ReturnType<Store['acceptEvents']>;
-  }
-
-  listEvents(...args: Parameters<Store['listEvents']>): ReturnType<Store['listEvents']> {
-    return this.inner.listEvents(...args) as ReturnType<Store['listEvents']>;
-  }
-
-  getEvent(...args: Parameters<Store['getEvent']>): ReturnType<Store['getEvent']> {
-    return this.inner.getEvent(...args) as ReturnType<Store['getEvent']>;
-  }
-
-  getMonthlyUsage(...args: Parameters<Store['getMonthlyUsage']>): ReturnType<Store['getMonthlyUsage']> {
-    return this.inner.getMonthlyUsage(...args) as ReturnType<Store['getMonthlyUsage']>;
-  }
+  readonly acceptEvents = (...args: Parameters<Store['acceptEvents']>) => this.inner.acceptEvents(...args);
+  readonly listEvents = (...args: Parameters<Store['listEvents']>) => this.inner.listEvents(...args);
+  readonly getEvent = (...args: Parameters<Store['getEvent']>) => this.inner.getEvent(...args);
+  readonly getMonthlyUsage = (...args: Parameters<Store['getMonthlyUsage']>) => this.inner.getMonthlyUsage(...args);
 
   insertSubscription(...args: Parameters<Store['insertSubscription']>): ReturnType<Store['insertSubscription']> {
     return this.write(args[0], () => this.inner.insertSubscription(...args)) as ReturnType<Store['insertSubscription']>;
   }
 
-  listSubscriptions(...args: Parameters<Store['listSubscriptions']>): ReturnType<Store['listSubscriptions']> {
-    return this.inner.listSubscriptions(...args) as ReturnType<Store['listSubscriptions']>;
-  }
-
-  getSubscription(...args: Parameters<Store['getSubscription']>): ReturnType<Store['getSubscription']> {
-    return this.inner.getSubscription(...args) as ReturnType<Store['getSubscription']>;
-  }
+  readonly listSubscriptions = (...args: Parameters<Store['listSubscriptions']>) => this.inner.listSubscriptions(...args);
+  readonly getSubscription = (...args: Parameters<Store['getSubscription']>) => this.inner.getSubscription(...args);
 
   updateSubscription(...args: Parameters<Store['updateSubscription']>): ReturnType<Store['updateSubscription']> {
     return this.write(args[0], () => this.inner.updateSubscription(...args)) as ReturnType<Store['updateSubscription']>;
@@ -354,55 +309,17 @@ class RegistryCachingStore implements Store {
     return this.read('fanoutTargets', args, () => this.inner.fanoutTargets(...args)) as ReturnType<Store['fanoutTargets']>;
   }
 
-  markEmailPending(...args: Parameters<Store['markEmailPending']>): ReturnType<Store['markEmailPending']> {
-    return this.inner.markEmailPending(...args) as ReturnType<Store['markEmailPending']>;
-  }
-
-  subscriptionsOwedEmail(...args: Parameters<Store['subscriptionsOwedEmail']>): ReturnType<Store['subscriptionsOwedEmail']> {
-    return this.inner.subscriptionsOwedEmail(...args) as ReturnType<Store['subscriptionsOwedEmail']>;
-  }
-
-  claimEmailBudget(...args: Parameters<Store['claimEmailBudget']>): ReturnType<Store['claimEmailBudget']> {
-    return this.inner.claimEmailBudget(...args) as ReturnType<Store['claimEmailBudget']>;
-  }
-
-  recordEmailSent(...args: Parameters<Store['recordEmailSent']>): ReturnType<Store['recordEmailSent']> {
-    return this.inner.recordEmailSent(...args) as ReturnType<Store['recordEmailSent']>;
-  }
-
-  insertDeliveries(...args: Parameters<Store['insertDeliveries']>): ReturnType<Store['insertDeliveries']> {
-    return this.inner.insertDeliveries(...args) as ReturnType<Store['insertDeliveries']>;
-  }
-
-  pruneRound(...args: Parameters<Store['pruneRound']>): ReturnType<Store['pruneRound']> {
-    return this.inner.pruneRound(...args) as ReturnType<Store['pruneRound']>;
-  }
-
-  getDelivery(...args: Parameters<Store['getDelivery']>): ReturnType<Store['getDelivery']> {
-    return this.inner.getDelivery(...args) as ReturnType<Store['getDelivery']>;
-  }
-
-  listDeliveries(...args: Parameters<Store['listDeliveries']>): ReturnType<Store['listDeliveries']> {
-    return this.inner.listDeliveries(...args) as ReturnType<Store['listDeliveries']>;
-  }
-
-  listAttempts(...args: Parameters<Store['listAttempts']>): ReturnType<Store['listAttempts']> {
-    return this.inner.listAttempts(...args) as ReturnType<Store['listAttempts']>;
-  }
-
-  requeueDelivery(...args: Parameters<Store['requeueDelivery']>): ReturnType<Store['requeueDelivery']> {
-    return this.inner.requeueDelivery(...args) as ReturnType<Store['requeueDelivery']>;
-  }
-
-  cancelScheduledDeliveries(...args: Parameters<Store['cancelScheduledDeliveries']>): ReturnType<Store['cancelScheduledDeliveries']> {
-    return this.inner.cancelScheduledDeliveries(...args) as ReturnType<Store['cancelScheduledDeliveries']>;
-  }
-
-  eventsForReplay(...args: Parameters<Store['eventsForReplay']>): ReturnType<Store['eventsForReplay']> {
-    return this.inner.eventsForReplay(...args) as ReturnType<Store['eventsForReplay']>;
-  }
-
-  subscriptionStats(...args: Parameters<Store['subscriptionStats']>): ReturnType<Store['subscriptionStats']> {
-    return this.inner.subscriptionStats(...args) as ReturnType<Store['subscriptionStats']>;
-  }
+  readonly markEmailPending = (...args: Parameters<Store['markEmailPending']>) => this.inner.markEmailPending(...args);
+  readonly subscriptionsOwedEmail = (...args: Parameters<Store['subscriptionsOwedEmail']>) => this.inner.subscriptionsOwedEmail(...args);
+  readonly claimEmailBudget = (...args: Parameters<Store['claimEmailBudget']>) => this.inner.claimEmailBudget(...args);
+  readonly recordEmailSent = (...args: Parameters<Store['recordEmailSent']>) => this.inner.recordEmailSent(...args);
+  readonly insertDeliveries = (...args: Parameters<Store['insertDeliveries']>) => this.inner.insertDeliveries(...args);
+  readonly pruneRound = (...args: Parameters<Store['pruneRound']>) => this.inner.pruneRound(...args);
+  readonly getDelivery = (...args: Parameters<Store['getDelivery']>) => this.inner.getDelivery(...args);
+  readonly listDeliveries = (...args: Parameters<Store['listDeliveries']>) => this.inner.listDeliveries(...args);
+  readonly listAttempts = (...args: Parameters<Store['listAttempts']>) => this.inner.listAttempts(...args);
+  readonly requeueDelivery = (...args: Parameters<Store['requeueDelivery']>) => this.inner.requeueDelivery(...args);
+  readonly cancelScheduledDeliveries = (...args: Parameters<Store['cancelScheduledDeliveries']>) => this.inner.cancelScheduledDeliveries(...args);
+  readonly eventsForReplay = (...args: Parameters<Store['eventsForReplay']>) => this.inner.eventsForReplay(...args);
+  readonly subscriptionStats = (...args: Parameters<Store['subscriptionStats']>) => this.inner.subscriptionStats(...args);
 }
